@@ -25,8 +25,8 @@ def run(quick: bool) -> list[Group]:
     api_tracer = trace.get_tracer("bench")
     decorated = traced("work")(_work)
     no_sdk.time("bare call", _work, repeat=repeat)
-    no_sdk.time("contextlib.nullcontext()", lambda: _null(), repeat=repeat)
-    no_sdk.time("rel traced('x') block", lambda: _rel_block(), repeat=repeat)
+    no_sdk.time("contextlib.nullcontext()", _null, repeat=repeat)
+    no_sdk.time("rel traced('x') block", _rel_block, repeat=repeat)
     no_sdk.time("rel @traced function", decorated, repeat=repeat)
     no_sdk.time("raw API start_as_current_span", lambda: _raw(api_tracer), repeat=repeat)
 

@@ -74,6 +74,8 @@ def configure(
     elif exporter == "otlp":
         span_exporter = _otlp_exporter(endpoint)
     if span_exporter is not None:
-        processor = export.BatchSpanProcessor(span_exporter) if batch else export.SimpleSpanProcessor(span_exporter)
+        processor = (
+            export.BatchSpanProcessor(span_exporter) if batch else export.SimpleSpanProcessor(span_exporter)
+        )
         provider.add_span_processor(processor)
     return provider

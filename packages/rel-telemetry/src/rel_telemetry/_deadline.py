@@ -33,7 +33,12 @@ def push_deadline(seconds: float) -> Token[float | None]:
 
     Returns a token for :func:`pop_deadline`. ``seconds`` must be a finite number >= 0.
     """
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds < 0:
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not math.isfinite(seconds)
+        or seconds < 0
+    ):
         raise ValueError(f"deadline seconds must be a finite number >= 0, got {seconds!r}")
     at = time.monotonic() + seconds
     current = _deadline.get()

@@ -164,7 +164,7 @@ def clear_error_reports() -> None:
 def configure_error_reports(
     *,
     capacity: int | None = None,
-    sink_dir: str | os.PathLike[str] | None | EllipsisType = ...,
+    sink_dir: str | os.PathLike[str] | EllipsisType | None = ...,
     sink_max_bytes: int = 5 * 1024 * 1024,
     sink_backups: int = 3,
 ) -> None:

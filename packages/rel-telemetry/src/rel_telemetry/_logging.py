@@ -34,8 +34,8 @@ def _coerce_extra(extra: object) -> dict[str, Any]:
     try:
         if isinstance(extra, Mapping):
             return {(k if isinstance(k, str) else safe_repr(k)): v for k, v in extra.items()}
-    except Exception:
-        pass
+    except Exception as exc:  # a mapping whose iteration raises is reported, not fatal
+        return {"extra": safe_repr(extra), "extra_error": safe_repr(exc)}
     return {"extra": safe_repr(extra)}
 
 
@@ -89,8 +89,13 @@ class JsonFormatter(logging.Formatter):
         try:
             return self._format(record)
         except Exception as exc:
-            fallback = {"time": _iso(record.created), "level": record.levelname, "logger": record.name,
-                        "message": safe_repr(getattr(record, "msg", "")), "format_error": safe_repr(exc)}
+            fallback = {
+                "time": _iso(record.created),
+                "level": record.levelname,
+                "logger": record.name,
+                "message": safe_repr(getattr(record, "msg", "")),
+                "format_error": safe_repr(exc),
+            }
             return json.dumps(fallback, ensure_ascii=False)
 
     def _format(self, record: logging.LogRecord) -> str:
@@ -142,4 +147,6 @@ def _str_ok(value: object) -> bool:
 
 
 def _iso(created: float) -> str:
-    return _dt.datetime.fromtimestamp(created, _dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        _dt.datetime.fromtimestamp(created, _dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )

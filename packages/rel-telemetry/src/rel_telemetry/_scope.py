@@ -53,7 +53,16 @@ class Instrumentation:
     Attribute access is cheap and always reflects the current global providers.
     """
 
-    __slots__ = ("_instruments", "_lock", "_meter", "_meter_provider", "_tracer", "_tracer_provider", "name", "version")
+    __slots__ = (
+        "_instruments",
+        "_lock",
+        "_meter",
+        "_meter_provider",
+        "_tracer",
+        "_tracer_provider",
+        "name",
+        "version",
+    )
 
     def __init__(self, name: str, version: str | None = None) -> None:
         if not name:
@@ -140,9 +149,13 @@ class _LazyInstrument:
         if provider is not self._bound_to or self._instrument is None:
             meter = self._scope.meter
             if self.kind == "counter":
-                self._instrument = meter.create_counter(self.name, unit=self.unit, description=self.description)
+                self._instrument = meter.create_counter(
+                    self.name, unit=self.unit, description=self.description
+                )
             else:
-                self._instrument = meter.create_histogram(self.name, unit=self.unit, description=self.description)
+                self._instrument = meter.create_histogram(
+                    self.name, unit=self.unit, description=self.description
+                )
             self._bound_to = provider
         return self._instrument
 

@@ -78,12 +78,14 @@ class _ResolvingTracer(Tracer):
         return self._scope.tracer.start_span(*args, **kwargs)
 
     @contextmanager
-    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Iterator[Span]:
+    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Iterator[Span]:  # type: ignore[override]
         with self._scope.tracer.start_as_current_span(*args, **kwargs) as span:
             yield span
 
 
-def get_tracer(scope: str, version: str | None = None, *, tracer_provider: TracerProvider | None = None) -> Tracer:
+def get_tracer(
+    scope: str, version: str | None = None, *, tracer_provider: TracerProvider | None = None
+) -> Tracer:
     """Return a tracer for ``scope`` (an import name) and its ``version``.
 
     Without ``tracer_provider`` the tracer follows the global provider, even if
@@ -116,10 +118,12 @@ def start_span(
     if not _trace_api.get_current_span().get_span_context().is_valid:
         ctx = process_parent_context()
     tracer = scope.tracer_for(tracer_provider)
-    return tracer.start_span(name, context=ctx, attributes=cast(OtelAttributes, attributes), start_time=start_time)
+    return tracer.start_span(
+        name, context=ctx, attributes=cast(OtelAttributes, attributes), start_time=start_time
+    )
 
 
-class traced:  # noqa: N801 - used like a function: @traced(...) and with traced(...)
+class traced:
     """Trace a function (sync or async) or a ``with`` block as one span.
 
     ``@traced()`` names the span after the function's qualified name;
@@ -154,7 +158,9 @@ class traced:  # noqa: N801 - used like a function: @traced(...) and with traced
             if provider is None or type(provider) is NoOpTracerProvider:
                 return INVALID_SPAN
         if self._name is None:
-            raise TypeError("traced() used as a context manager needs a span name: with traced('load config'): ...")
+            raise TypeError(
+                "traced() used as a context manager needs a span name: with traced('load config'): ..."
+            )
         scope = self._scope
         resolved = _SELF if scope is None else _scope(scope) if isinstance(scope, str) else scope
         span = start_span(resolved, self._name, self._attributes, tracer_provider=self._tracer_provider)
@@ -190,7 +196,7 @@ class traced:  # noqa: N801 - used like a function: @traced(...) and with traced
     @overload
     def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]: ...
     def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]:
-        name = self._name or getattr(fn, "__qualname__", repr(fn))
+        name: str = self._name or getattr(fn, "__qualname__", None) or repr(fn)
         scope = (
             _scope(self._scope)
             if isinstance(self._scope, str)
@@ -247,5 +253,3 @@ def current_trace_ids() -> tuple[str | None, str | None]:
         if not ctx.is_valid:
             return None, None
     return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
-
-

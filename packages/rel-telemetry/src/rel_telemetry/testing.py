@@ -22,7 +22,9 @@ try:
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 except ImportError as _exc:  # pragma: no cover - depends on the environment
-    raise ImportError("rel_telemetry.testing needs the OpenTelemetry SDK: pip install 'rel-telemetry[sdk]'") from _exc
+    raise ImportError(
+        "rel_telemetry.testing needs the OpenTelemetry SDK: pip install 'rel-telemetry[sdk]'"
+    ) from _exc
 
 __all__ = ["CapturedMetrics", "CapturedSpans", "capture_metrics", "capture_spans"]
 
@@ -56,7 +58,9 @@ class CapturedSpans(Sequence[ReadableSpan]):
         """The single finished span called ``name``; AssertionError if there are 0 or several."""
         found = self.named(name)
         if len(found) != 1:
-            raise AssertionError(f"expected exactly one span {name!r}, found {len(found)} among {self.names()}")
+            raise AssertionError(
+                f"expected exactly one span {name!r}, found {len(found)} among {self.names()}"
+            )
         return found[0]
 
     def children_of(self, parent: ReadableSpan) -> list[ReadableSpan]:
