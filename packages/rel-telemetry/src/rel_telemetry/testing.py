@@ -23,7 +23,8 @@ try:
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 except ImportError as _exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "rel_telemetry.testing needs the OpenTelemetry SDK: pip install 'rel-telemetry[sdk]'"
+        "rel_telemetry.testing needs the OpenTelemetry SDK: pip install 'rel-telemetry[sdk]'",
+        name=_exc.name,
     ) from _exc
 
 __all__ = ["CapturedMetrics", "CapturedSpans", "capture_metrics", "capture_spans"]
