@@ -219,7 +219,8 @@ def build(session: nox.Session) -> None:
     shutil.rmtree(dist, ignore_errors=True)
     for name, info in PACKAGES.items():
         session.run(uv, "build", "--quiet", "--out-dir", str(dist / name), str(info["dir"]), external=True)
-    session.run("twine", "check", "--strict", *[str(p) for p in sorted(dist.glob("*/*"))])
+    built = sorted([*dist.glob("*/*.whl"), *dist.glob("*/*.tar.gz")])
+    session.run("twine", "check", "--strict", *[str(p) for p in built])
     session.run("python", str(ROOT / "tools" / "check_dists.py"), str(dist), str(PACKAGES_DIR))
     for name in PACKAGES:
         venv = Path(session.create_tmp()) / f"wheel-{name}"
