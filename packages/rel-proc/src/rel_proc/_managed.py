@@ -1,0 +1,320 @@
+"""``managed_subprocess``: an async context manager whose process tree never outlives the block."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from rel_proc._errors import ProcessTimeoutError
+from rel_proc._result import signal_name
+from rel_proc._scan import ProcInfo, identify
+from rel_proc._spawn import StreamSpec, call_with_retry, child_environment, normalize_argv, spawn
+from rel_proc._tracker import DEFAULT_INTERVAL
+from rel_proc._tree import ProcessTree, owner
+from rel_proc._version import __version__
+from rel_telemetry import Instrumentation, attributes, cap_timeout, traced, tracing_enabled
+
+PIPE = asyncio.subprocess.PIPE
+DEVNULL = asyncio.subprocess.DEVNULL
+STDOUT = asyncio.subprocess.STDOUT
+DEFAULT_GRACE = 2.0
+DEFAULT_LIMIT = 1 << 16
+
+instrumentation = Instrumentation("rel_proc", __version__)
+
+
+def _check_seconds(name: str, value: float | None, *, allow_none: bool = True) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise ValueError(
+            f"{name} must be a finite number of seconds >= 0{' or None' if allow_none else ''}, got {value!r}"
+        )
+
+
+class ManagedProcess:
+    """A child process whose whole tree is ended when the ``async with`` block exits.
+
+    Use through :func:`managed_subprocess`. Inside the block it behaves like an
+    :class:`asyncio.subprocess.Process` (``pid``, ``stdin``/``stdout``/``stderr``,
+    ``communicate()``, ``wait()``, ``async for line in proc``). On every way
+    out - normal exit, exception, cancellation, timeout - the tree gets SIGTERM,
+    up to ``grace`` seconds, then SIGKILL, and everything is reaped before
+    ``__aexit__`` returns.
+    """
+
+    def __init__(
+        self,
+        argv: list[str],
+        *,
+        stdin: StreamSpec,
+        stdout: StreamSpec,
+        stderr: StreamSpec,
+        cwd: str | os.PathLike[str] | None,
+        env: Mapping[str, str] | None,
+        inherit_env: bool,
+        timeout: float | None,
+        grace: float,
+        die_with_parent: bool,
+        track_interval: float | None,
+        retry: Any,
+        limit: int,
+    ) -> None:
+        _check_seconds("timeout", timeout)
+        _check_seconds("grace", grace, allow_none=False)
+        _check_seconds("track_interval", track_interval)
+        if track_interval == 0:
+            raise ValueError("track_interval must be > 0 seconds or None (no tracking), got 0")
+        self.argv = argv
+        self.grace = grace
+        self.timeout = timeout
+        self.die_with_parent = die_with_parent
+        self._options: dict[str, Any] = {
+            "stdin": stdin,
+            "stdout": stdout,
+            "stderr": stderr,
+            "cwd": cwd,
+            "env": env,
+            "inherit_env": inherit_env,
+            "limit": limit,
+        }
+        self._track_interval = track_interval
+        self._retry = retry
+        self._process: asyncio.subprocess.Process | None = None
+        self._tree: ProcessTree | None = None
+        self._span: traced | None = None
+        self._span_obj: Any = None
+        self._timeout_cm: asyncio.Timeout | None = None
+        self._effective_timeout: float | None = None
+        self.started_at = 0.0
+        self.duration: float | None = None
+
+    # -- the asyncio.subprocess.Process surface ---------------------------
+    @property
+    def process(self) -> asyncio.subprocess.Process:
+        """The underlying :class:`asyncio.subprocess.Process` (RuntimeError before the block)."""
+        if self._process is None:
+            raise RuntimeError(
+                "the process is not started: use it inside 'async with managed_subprocess(...)'"
+            )
+        return self._process
+
+    @property
+    def pid(self) -> int:
+        """The child's pid (also its process group id)."""
+        return self.process.pid
+
+    @property
+    def stdin(self) -> asyncio.StreamWriter | None:
+        """The child's standard input when ``stdin=PIPE``."""
+        return self.process.stdin
+
+    @property
+    def stdout(self) -> asyncio.StreamReader | None:
+        """The child's standard output when ``stdout=PIPE`` (the default)."""
+        return self.process.stdout
+
+    @property
+    def stderr(self) -> asyncio.StreamReader | None:
+        """The child's standard error when ``stderr=PIPE`` (the default)."""
+        return self.process.stderr
+
+    @property
+    def returncode(self) -> int | None:
+        """Exit status once reaped (negative: killed by that signal), else None."""
+        return self.process.returncode
+
+    @property
+    def signal(self) -> str | None:
+        """Name of the signal that ended the child (``"SIGTERM"``), or None."""
+        return signal_name(self.process.returncode)
+
+    @property
+    def tree_killed(self) -> bool:
+        """True if teardown had to SIGKILL part of the tree after the grace period."""
+        return self._tree is not None and self._tree.killed
+
+    async def communicate(self, input: bytes | None = None) -> tuple[bytes, bytes]:
+        """Send ``input``, read both pipes to the end concurrently, wait for the child.
+
+        Same contract as :meth:`asyncio.subprocess.Process.communicate`.
+        """
+        return await self.process.communicate(input)
+
+    async def wait(self) -> int:
+        """Wait for the child to exit and return its status."""
+        return await self.process.wait()
+
+    def send_signal(self, sig: int) -> None:
+        """Send ``sig`` to the child only."""
+        self.process.send_signal(sig)
+
+    async def terminate_tree(self, grace: float | None = None) -> None:
+        """End the whole tree now (SIGTERM, ``grace``, SIGKILL) and reap it; idempotent."""
+        if self._tree is None or self._process is None:
+            return
+        await self._tree.end(self._process, self.grace if grace is None else grace)
+        self._mark_done()
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._lines()
+
+    async def _lines(self) -> AsyncIterator[bytes]:
+        stream = self.process.stdout
+        if stream is None:
+            raise RuntimeError("line iteration needs stdout=PIPE")
+        while line := await stream.readline():
+            yield line
+
+    # -- lifecycle ----------------------------------------------------------
+    async def __aenter__(self) -> ManagedProcess:
+        if self._process is not None:
+            raise RuntimeError("a ManagedProcess can be entered only once")
+        self._span = traced(f"proc.run {os.path.basename(self.argv[0])}", scope=instrumentation)
+        span = self._span_obj = self._span.__enter__()
+        try:
+            self._effective_timeout = cap_timeout(self.timeout)
+            if self._effective_timeout is not None:
+                self._timeout_cm = asyncio.timeout(self._effective_timeout)
+                await self._timeout_cm.__aenter__()
+            token = owner.next_token()
+            env = child_environment(
+                self._options["env"], inherit_env=self._options["inherit_env"], token=token
+            )
+            options = {k: v for k, v in self._options.items() if k not in ("env", "inherit_env")}
+            self.started_at = time.monotonic()
+            self._process = await call_with_retry(lambda: spawn(self.argv, env=env, **options), self._retry)
+            root = identify(self._process.pid) or ProcInfo(
+                self._process.pid, os.getpid(), self._process.pid, 0.0
+            )
+            self._tree = ProcessTree(root, token, track_interval=self._track_interval)
+            self._tree.start(die_with_parent=self.die_with_parent)
+        except BaseException as exc:
+            if self._timeout_cm is not None:
+                try:
+                    await self._timeout_cm.__aexit__(type(exc), exc, exc.__traceback__)
+                except TimeoutError as timeout_exc:
+                    error = ProcessTimeoutError(self.argv, self._effective_timeout, 0.0)
+                    self._span.__exit__(type(error), error, None)
+                    raise error from timeout_exc
+            self._span.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        if tracing_enabled():
+            span.set_attribute(attributes.PROC_PID, self._process.pid)
+            span.set_attribute(attributes.PROC_ARGV0, self.argv[0])
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        error: BaseException | None = exc
+        timed_out: TimeoutError | None = None
+        if self._timeout_cm is not None:
+            try:
+                await self._timeout_cm.__aexit__(exc_type, exc, tb)
+            except TimeoutError as timeout_exc:
+                timed_out = timeout_exc
+        await self._end_shielded()
+        assert self._span is not None
+        if timed_out is not None:
+            error = ProcessTimeoutError(self.argv, self._effective_timeout, self.duration or 0.0)
+        self._finish_span(error)
+        if timed_out is not None:
+            assert isinstance(error, ProcessTimeoutError)
+            raise error from timed_out
+
+    async def _end_shielded(self) -> None:
+        """Tear down even if this task is cancelled meanwhile; re-raise the cancellation after."""
+        assert self._tree is not None
+        assert self._process is not None
+        if self._tree.ended:
+            self._mark_done()
+            return
+        ending = asyncio.ensure_future(self._tree.end(self._process, self.grace))
+        cancelled = False
+        while not ending.done():
+            try:
+                await asyncio.shield(ending)
+            except asyncio.CancelledError:
+                if ending.cancelled():
+                    break
+                cancelled = True
+        self._mark_done()
+        if not ending.cancelled():
+            ending.result()
+        if cancelled:
+            raise asyncio.CancelledError
+
+    def _mark_done(self) -> None:
+        if self.duration is None:
+            self.duration = time.monotonic() - self.started_at
+        process = self._process
+        transport = getattr(process, "_transport", None)
+        if transport is not None and process is not None and process.returncode is not None:
+            transport.close()
+
+    def _finish_span(self, error: BaseException | None) -> None:
+        span_cm = self._span
+        assert span_cm is not None
+        if tracing_enabled() and self._process is not None:
+            span = self._span_obj
+            rc = self._process.returncode
+            if rc is not None:
+                span.set_attribute(attributes.PROC_EXIT_CODE, rc)
+                name = signal_name(rc)
+                if name:
+                    span.set_attribute(attributes.PROC_SIGNAL, name)
+            span.set_attribute(attributes.PROC_DURATION, self.duration or 0.0)
+            span.set_attribute(attributes.PROC_TREE_KILLED, self.tree_killed)
+        span_cm.__exit__(None if error is None else type(error), error, None)
+
+
+def managed_subprocess(
+    program: str | os.PathLike[str] | Sequence[str],
+    *args: str | os.PathLike[str],
+    stdin: StreamSpec = None,
+    stdout: StreamSpec = PIPE,
+    stderr: StreamSpec = PIPE,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    inherit_env: bool = True,
+    timeout: float | None = None,
+    grace: float = DEFAULT_GRACE,
+    die_with_parent: bool = True,
+    track_interval: float | None = DEFAULT_INTERVAL,
+    retry: Any = None,
+    limit: int = DEFAULT_LIMIT,
+) -> ManagedProcess:
+    """Start ``program *args`` for an ``async with`` block; the whole tree dies when it exits.
+
+    ``stdout``/``stderr`` default to pipes, ``stdin`` is inherited (pass
+    ``PIPE`` to write to it). ``env`` is merged over this process's environment
+    (``inherit_env=False`` replaces it); trace context is added either way.
+    ``timeout`` (capped by the ambient deadline) bounds the block and raises
+    :class:`ProcessTimeoutError` once the tree is dead. ``grace`` is the wait
+    between SIGTERM and SIGKILL. ``die_with_parent`` ends the tree even if this
+    process is SIGKILLed. ``track_interval`` is how often descendants are
+    recorded (None: never). ``retry`` retries transient spawn failures (see
+    :func:`run`). Spawn failures raise :class:`ProgramNotFoundError` or
+    :class:`ProcessSpawnError`; invalid options raise ``ValueError``.
+    """
+    return ManagedProcess(
+        normalize_argv(program, args),
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        cwd=cwd,
+        env=env,
+        inherit_env=inherit_env,
+        timeout=timeout,
+        grace=grace,
+        die_with_parent=die_with_parent,
+        track_interval=track_interval,
+        retry=retry,
+        limit=limit,
+    )

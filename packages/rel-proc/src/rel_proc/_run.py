@@ -1,0 +1,187 @@
+"""``run`` and ``run_sync``: one command to completion, output captured within bounds."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rel_proc._errors import ProcessFailedError, ProcessTimeoutError
+from rel_proc._managed import DEFAULT_GRACE, DEVNULL, PIPE, managed_subprocess
+from rel_proc._output import BoundedOutput
+from rel_proc._result import CompletedProcess
+from rel_proc._tracker import DEFAULT_INTERVAL
+from rel_telemetry import cap_timeout
+
+_DRAIN_AFTER_EXIT = 1.0  # seconds to collect output still in the pipes once the tree is dead
+
+
+async def run(
+    program: str | os.PathLike[str] | Sequence[str],
+    *args: str | os.PathLike[str],
+    input: bytes | str | None = None,
+    timeout: float | None = None,  # noqa: ASYNC109 - a subprocess.run-style option
+    grace: float = DEFAULT_GRACE,
+    check: bool = False,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    inherit_env: bool = True,
+    capture_output: bool = True,
+    max_output: int | None = None,
+    retry: Any = None,
+    die_with_parent: bool = True,
+    track_interval: float | None = DEFAULT_INTERVAL,
+) -> CompletedProcess:
+    """Run ``program *args`` to completion and return a :class:`CompletedProcess`.
+
+    Both pipes are drained concurrently (no deadlock on large output); with
+    ``max_output`` each stream keeps at most that many bytes (its head and
+    tail). ``input`` is written to stdin (stdin is ``/dev/null`` otherwise).
+    When the child exits, whatever it left running in its tree is ended
+    (SIGTERM, ``grace``, SIGKILL) before this returns.
+
+    ``timeout`` (capped by the ambient deadline) raises
+    :class:`ProcessTimeoutError` after the whole tree is dead. ``check=True``
+    raises :class:`ProcessFailedError` on a non-zero status or a signal.
+    ``retry`` retries a failed *spawn* (never a run): a callable policy that
+    takes the spawn coroutine function, e.g.
+    ``functools.partial(rel_retry.async_retry_with_backoff, config=cfg)``, or a
+    ``RetryConfig``-like object (only transient errors such as ``EAGAIN`` are
+    retried). A missing program raises :class:`ProgramNotFoundError`.
+    """
+    data = input.encode() if isinstance(input, str) else input
+    limit = cap_timeout(timeout)
+    if limit is not None and limit <= 0:
+        raise ProcessTimeoutError([str(program), *map(str, args)], timeout, 0.0)
+    out, err = BoundedOutput(max_output), BoundedOutput(max_output)
+    timed_out = False
+    async with managed_subprocess(
+        program,
+        *args,
+        stdin=PIPE if data is not None else DEVNULL,
+        stdout=PIPE if capture_output else None,
+        stderr=PIPE if capture_output else None,
+        cwd=cwd,
+        env=env,
+        inherit_env=inherit_env,
+        grace=grace,
+        die_with_parent=die_with_parent,
+        track_interval=track_interval,
+        retry=retry,
+    ) as proc:
+        process = proc.process
+        drains = [
+            asyncio.ensure_future(out.drain(process.stdout)),
+            asyncio.ensure_future(err.drain(process.stderr)),
+        ]
+        feeder = asyncio.ensure_future(_feed(process.stdin, data))
+        try:
+            try:
+                async with asyncio.timeout(limit):
+                    await process.wait()
+                    await feeder
+            except TimeoutError:
+                timed_out = True
+            exited_at = time.monotonic()
+            await proc.terminate_tree()
+            _, _pending = await asyncio.wait(drains, timeout=_DRAIN_AFTER_EXIT)
+        finally:
+            for task in [*drains, feeder]:
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(*drains, feeder, return_exceptions=True)
+        duration = exited_at - proc.started_at
+        if timed_out:
+            raise ProcessTimeoutError(proc.argv, timeout, duration, out.getvalue(), err.getvalue())
+        result = CompletedProcess(
+            proc.argv,
+            process.returncode if process.returncode is not None else -9,
+            out.getvalue(),
+            err.getvalue(),
+            duration=duration,
+            pid=process.pid,
+            tree_killed=proc.tree_killed,
+            stdout_omitted=out.omitted,
+            stderr_omitted=err.omitted,
+        )
+        if check and result.returncode != 0:
+            raise ProcessFailedError(
+                result.argv, result.returncode, result.signal, duration, result.stdout, result.stderr
+            )
+    return result
+
+
+async def _feed(stdin: asyncio.StreamWriter | None, data: bytes | None) -> None:
+    if stdin is None:
+        return
+    try:
+        if data:
+            stdin.write(data)
+            await stdin.drain()
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the child closed its stdin early; what it read is what it gets
+    finally:
+        with contextlib.suppress(OSError):
+            stdin.close()
+
+
+def run_sync(
+    program: str | os.PathLike[str] | Sequence[str],
+    *args: str | os.PathLike[str],
+    input: bytes | str | None = None,
+    timeout: float | None = None,
+    grace: float = DEFAULT_GRACE,
+    check: bool = False,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    inherit_env: bool = True,
+    capture_output: bool = True,
+    max_output: int | None = None,
+    retry: Any = None,
+    die_with_parent: bool = True,
+    track_interval: float | None = DEFAULT_INTERVAL,
+) -> CompletedProcess:
+    """Blocking :func:`run`, with the same options, guarantees and errors.
+
+    Runs its own event loop (in a helper thread when the calling thread already
+    runs one). The ambient deadline of the caller applies.
+    """
+    limit = cap_timeout(timeout)
+    coro = run(
+        program,
+        *args,
+        input=input,
+        timeout=limit,
+        grace=grace,
+        check=check,
+        cwd=cwd,
+        env=env,
+        inherit_env=inherit_env,
+        capture_output=capture_output,
+        max_output=max_output,
+        retry=retry,
+        die_with_parent=die_with_parent,
+        track_interval=track_interval,
+    )
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = asyncio.run(coro)
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="rel-proc-run-sync")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]  # type: ignore[no-any-return]

@@ -1,0 +1,188 @@
+"""Reading the process table: parents, process groups, descendants and environment markers.
+
+On Linux this reads ``/proc`` directly (a pass over every process costs about
+as much as one ``psutil.Process.children(recursive=True)``); elsewhere it asks
+psutil. Processes are identified by ``(pid, start time)`` so a recycled pid is
+never mistaken for a process we saw before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterable
+from typing import NamedTuple
+
+import psutil
+
+IS_LINUX = sys.platform.startswith("linux")
+
+
+class ProcInfo(NamedTuple):
+    """One process: its pid, parent, process group and start time (an opaque token)."""
+
+    pid: int
+    ppid: int
+    pgid: int
+    start: float
+
+
+def _read_stat(pid: int) -> ProcInfo | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return None
+    fields = raw[raw.rfind(b")") + 2 :].split()
+    if fields[0] == b"Z":
+        return None
+    return ProcInfo(pid, int(fields[1]), int(fields[2]), float(fields[19]))
+
+
+def process_table() -> dict[int, ProcInfo]:
+    """Every live (non-zombie) process we can see, by pid."""
+    table: dict[int, ProcInfo] = {}
+    if IS_LINUX:
+        for name in os.listdir("/proc"):
+            if name.isdigit():
+                info = _read_stat(int(name))
+                if info is not None:
+                    table[info.pid] = info
+        return table
+    for proc in psutil.process_iter(["ppid", "create_time", "status"]):
+        try:
+            if proc.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            pgid = os.getpgid(proc.pid)
+        except (OSError, psutil.Error):
+            continue
+        table[proc.pid] = ProcInfo(proc.pid, proc.info["ppid"] or 0, pgid, proc.info["create_time"] or 0.0)
+    return table
+
+
+def descendants(table: dict[int, ProcInfo], roots: Iterable[int]) -> list[ProcInfo]:
+    """Every process in ``table`` below any of ``roots`` (the roots themselves excluded)."""
+    children: dict[int, list[ProcInfo]] = {}
+    for info in table.values():
+        children.setdefault(info.ppid, []).append(info)
+    found: list[ProcInfo] = []
+    stack = list(roots)
+    seen = set(stack)
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child.pid not in seen:
+                seen.add(child.pid)
+                found.append(child)
+                stack.append(child.pid)
+    return found
+
+
+def marked(table: dict[int, ProcInfo], variable: str, token: str, *, prefix: bool = False) -> list[ProcInfo]:
+    """Processes whose initial environment lists ``token`` in ``variable``.
+
+    The variable holds comma-separated tokens (nested owners append theirs);
+    with ``prefix`` any token starting with ``token`` matches.
+    """
+    found: list[ProcInfo] = []
+    me = os.getpid()
+    for info in table.values():
+        if info.pid == me:
+            continue
+        value = _environ_value(info.pid, variable)
+        if value is not None and _has_token(value, token, prefix):
+            found.append(info)
+    return found
+
+
+def _has_token(value: str, token: str, prefix: bool) -> bool:
+    return any(t == token or (prefix and t.startswith(token)) for t in value.split(","))
+
+
+def _environ_value(pid: int, variable: str) -> str | None:
+    if IS_LINUX:
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as fh:
+                env = fh.read()
+        except OSError:
+            return None
+        key = variable.encode() + b"="
+        for entry in env.split(b"\0"):
+            if entry.startswith(key):
+                return entry[len(key) :].decode(errors="replace")
+        return None
+    try:
+        return psutil.Process(pid).environ().get(variable)
+    except (psutil.Error, OSError):
+        return None
+
+
+def is_alive(info: ProcInfo) -> bool:
+    """True while the process ``info`` describes still runs (not a zombie, pid not recycled)."""
+    if IS_LINUX:
+        now = _read_stat(info.pid)
+        return now is not None and now.start == info.start
+    try:
+        proc = psutil.Process(info.pid)
+        return proc.create_time() == info.start and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def signal_process(info: ProcInfo, sig: int) -> bool:
+    """Send ``sig`` to the process ``info`` describes if it is still that process; True if sent."""
+    if not is_alive(info):
+        return False
+    try:
+        os.kill(info.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def signal_group(pgid: int, sig: int) -> bool:
+    """Send ``sig`` to process group ``pgid``; True if the group still had members."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        # macOS reports EPERM for a group holding only zombies; nothing is left to signal.
+        return False
+    return True
+
+
+def identify(pid: int) -> ProcInfo | None:
+    """The :class:`ProcInfo` of a running ``pid``, or None."""
+    if IS_LINUX:
+        return _read_stat(pid)
+    try:
+        proc = psutil.Process(pid)
+        return ProcInfo(pid, proc.ppid(), os.getpgid(pid), proc.create_time())
+    except (psutil.Error, OSError):
+        return None
+
+
+def reap_adopted(info: ProcInfo) -> bool:
+    """Reap ``info`` if it is now a zombie child of this process (an adopted orphan).
+
+    Checks the start time first, so another child that reused the pid is never reaped.
+    Returns True once ``info`` is gone for good.
+    """
+    if not IS_LINUX:
+        return not is_alive(info)
+    try:
+        with open(f"/proc/{info.pid}/stat", "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return True
+    fields = raw[raw.rfind(b")") + 2 :].split()
+    if float(fields[19]) != info.start:
+        return True
+    if fields[0] != b"Z":
+        return False
+    if int(fields[1]) != os.getpid():
+        return False  # someone else's zombie: its parent (or init) reaps it
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(info.pid, os.WNOHANG)
+    return True

@@ -1,0 +1,124 @@
+"""Starting the child: environment, trace context, marker, spawn errors and the retry hook."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import inspect
+import os
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import IO, Any, TypeAlias, TypeVar
+
+from rel_proc._errors import ProcessSpawnError, ProgramNotFoundError
+from rel_proc._tree import MARKER_VARIABLE, child_marker
+from rel_telemetry import inject_env
+
+T = TypeVar("T")
+StreamSpec: TypeAlias = int | IO[Any] | None
+RetryPolicy: TypeAlias = Callable[[Callable[[], Awaitable[Any]]], Any]
+"""Any callable that takes the spawn coroutine function and returns an awaitable
+of its result (``functools.partial(async_retry_with_backoff, config=...)``) or
+a wrapped function (a retry decorator)."""
+
+TRANSIENT_SPAWN_ERRNOS = frozenset(
+    {errno.EAGAIN, errno.ENOMEM, errno.ENFILE, errno.EMFILE, errno.EINTR, errno.ETXTBSY}
+)
+
+
+def normalize_argv(program: str | os.PathLike[str] | Sequence[str], args: Sequence[Any]) -> list[str]:
+    """The command line as strings; ``program`` may itself be a list when ``args`` is empty."""
+    if isinstance(program, list | tuple):
+        if args:
+            raise TypeError("pass the command either as one list or as program, *args - not both")
+        items = list(program)
+    else:
+        items = [program, *args]
+    if not items:
+        raise ValueError("the command line is empty: pass a program to run")
+    return [os.fsdecode(a) if isinstance(a, bytes | os.PathLike) else str(a) for a in items]
+
+
+def child_environment(env: Mapping[str, str] | None, *, inherit_env: bool, token: str) -> dict[str, str]:
+    """The child's environment: ``env`` merged over (or replacing) ours, plus trace context and marker."""
+    if env is None:
+        base: Mapping[str, str] = os.environ
+    elif inherit_env:
+        base = {**os.environ, **env}
+    else:
+        base = env
+    result = inject_env(base)
+    result[MARKER_VARIABLE] = child_marker(os.environ.get(MARKER_VARIABLE), token)
+    return result
+
+
+async def spawn(
+    argv: list[str],
+    *,
+    env: dict[str, str],
+    cwd: str | os.PathLike[str] | None,
+    stdin: StreamSpec,
+    stdout: StreamSpec,
+    stderr: StreamSpec,
+    limit: int,
+) -> asyncio.subprocess.Process:
+    """Start ``argv`` in a new session (its own process group); raise a typed spawn error."""
+    try:
+        return await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+            limit=limit,
+        )
+    except FileNotFoundError as exc:
+        where = None if cwd is None else os.fspath(cwd)
+        if where is not None and exc.filename == where:
+            raise ProcessSpawnError(
+                argv, errno.ENOENT, "working directory does not exist", cwd=where
+            ) from exc
+        raise ProgramNotFoundError(argv, env.get("PATH", os.defpath), cwd=where) from exc
+    except OSError as exc:
+        where = None if cwd is None else os.fspath(cwd)
+        raise ProcessSpawnError(argv, exc.errno or 0, exc.strerror or str(exc), cwd=where) from exc
+
+
+async def call_with_retry(attempt: Callable[[], Awaitable[T]], retry: Any) -> T:
+    """Run ``attempt`` under ``retry``: None, a policy callable, or a ``RetryConfig``-like object.
+
+    A config-like object (``max_retries``, ``base_delay_seconds``, ``multiplier``,
+    ``max_delay_seconds``) retries only transient spawn errors (``EAGAIN``,
+    ``ENOMEM``, ``EMFILE``, ``ENFILE``, ``EINTR``, ``ETXTBSY``).
+    """
+    if retry is None:
+        return await attempt()
+    if callable(retry):
+        outcome = retry(attempt)
+        if inspect.isawaitable(outcome):
+            return await outcome  # type: ignore[no-any-return]
+        if callable(outcome):
+            return await outcome()  # type: ignore[no-any-return]
+        raise TypeError(
+            f"retry policy {retry!r} returned {outcome!r}; it must return an awaitable or a wrapped function"
+        )
+    if hasattr(retry, "max_retries"):
+        return await _retry_with_config(attempt, retry)
+    raise TypeError(f"retry must be None, a callable policy or a RetryConfig-like object, got {retry!r}")
+
+
+async def _retry_with_config(attempt: Callable[[], Awaitable[T]], config: Any) -> T:
+    retries = int(config.max_retries)
+    delay = float(getattr(config, "base_delay_seconds", 0.1))
+    multiplier = float(getattr(config, "multiplier", 2.0))
+    cap = float(getattr(config, "max_delay_seconds", 10.0))
+    for n in range(retries + 1):
+        try:
+            return await attempt()
+        except ProcessSpawnError as exc:
+            if n >= retries or exc.errno not in TRANSIENT_SPAWN_ERRNOS:
+                exc.add_note(f"rel_proc: spawn attempted {n + 1} time(s)")
+                raise
+        await asyncio.sleep(min(cap, delay * multiplier**n))
+    raise AssertionError("unreachable")  # pragma: no cover

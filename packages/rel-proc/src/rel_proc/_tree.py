@@ -1,0 +1,210 @@
+"""Ending a whole process tree: SIGTERM, grace, SIGKILL, reap - on every way out.
+
+A managed child starts in its own session, so it leads a process group that
+its ordinary descendants share. Teardown signals that group, every descendant
+the tracker saw (including those that left the group with ``setsid``), and
+every process whose environment carries the tree's marker token, then reaps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import itertools
+import os
+import secrets
+import signal
+import threading
+import time
+from collections.abc import Iterable
+
+from rel_proc._platform import is_subreaper
+from rel_proc._scan import (
+    ProcInfo,
+    descendants,
+    is_alive,
+    marked,
+    process_table,
+    reap_adopted,
+    signal_group,
+    signal_process,
+)
+from rel_proc._tracker import tracker
+from rel_proc._watchdog import Watchdog
+
+MARKER_VARIABLE = "REL_PROC_TREE"
+"""Environment variable listing the tree tokens of every rel-proc owner above a process."""
+
+
+class _Owner:
+    """Process-wide state: the marker prefix, the watchdog, the trees still alive."""
+
+    def __init__(self) -> None:
+        self.prefix = f"{os.getpid()}-{secrets.token_hex(4)}-"
+        self.counter = itertools.count(1)
+        self.watchdog = Watchdog(MARKER_VARIABLE, self.prefix)
+        self.live: set[ProcessTree] = set()
+        self.lock = threading.Lock()
+
+    def next_token(self) -> str:
+        return f"{self.prefix}{next(self.counter)}"
+
+    def after_fork(self) -> None:
+        self.watchdog._after_fork()
+        self.prefix = f"{os.getpid()}-{secrets.token_hex(4)}-"
+        self.watchdog = Watchdog(MARKER_VARIABLE, self.prefix)
+        self.live = set()
+        self.lock = threading.Lock()
+
+
+owner = _Owner()
+os.register_at_fork(after_in_child=owner.after_fork)
+
+
+def child_marker(environ_value: str | None, token: str) -> str:
+    """The marker value for a child: the inherited tokens plus this tree's."""
+    return f"{environ_value},{token}" if environ_value else token
+
+
+class ProcessTree:
+    """The processes started by one managed child, and how to end them all."""
+
+    def __init__(self, root: ProcInfo, token: str, *, track_interval: float | None) -> None:
+        self.root = root
+        self.pgid = root.pid
+        self.token = token
+        self.started_at = time.monotonic()
+        self.track_interval = track_interval if track_interval is not None else float("inf")
+        self.seen: dict[int, ProcInfo] = {}
+        self.killed = False
+        self.ended = False
+        self._watched = False
+        self._lock = threading.Lock()
+
+    def start(self, *, die_with_parent: bool) -> None:
+        """Begin tracking descendants and, if asked, arrange death with this process."""
+        with owner.lock:
+            owner.live.add(self)
+        if self.track_interval != float("inf"):
+            tracker.add(self)
+        if die_with_parent:
+            self._watched = owner.watchdog.register(self.root.pid, self.pgid)
+
+    def remember(self, infos: Iterable[ProcInfo]) -> None:
+        """Record descendants seen while the tree runs."""
+        with self._lock:
+            for info in infos:
+                if info.pid != self.root.pid:
+                    self.seen.setdefault(info.pid, info)
+
+    def survey(self) -> list[ProcInfo]:
+        """Every live process of the tree, the root excluded: one pass over the process table."""
+        table = process_table()
+        found: dict[int, ProcInfo] = {}
+        for info in descendants(table, [self.root.pid]):
+            found[info.pid] = info
+        for info in table.values():
+            if info.pgid == self.pgid:
+                found[info.pid] = info
+        for info in marked(table, MARKER_VARIABLE, self.token):
+            found[info.pid] = info
+        with self._lock:
+            for pid, info in self.seen.items():
+                now = table.get(pid)
+                if now is not None and now.start == info.start:
+                    found[pid] = info
+        found.pop(self.root.pid, None)
+        found.pop(os.getpid(), None)
+        self.remember(found.values())
+        return list(found.values())
+
+    def _signal_all(self, process: asyncio.subprocess.Process, victims: list[ProcInfo], sig: int) -> None:
+        signal_group(self.pgid, sig)
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(sig)
+        for info in victims:
+            signal_process(info, sig)
+
+    def _quiet(self) -> bool:
+        """Cheap check that nothing we know of is left (no table scan)."""
+        with self._lock:
+            known = list(self.seen.values())
+        return not signal_group(self.pgid, 0) and not any(is_alive(info) for info in known)
+
+    async def end(self, process: asyncio.subprocess.Process, grace: float) -> None:
+        """End the tree: SIGTERM, up to ``grace`` seconds, SIGKILL; reap the child and adopted orphans.
+
+        Returns once every process of the tree is dead. Safe to call more than once.
+        """
+        if self.ended:
+            return
+        tracker.discard(self)
+        if process.returncode is not None and self._quiet():
+            await self._finish(process)
+            return
+        victims = self.survey()
+        self._signal_all(process, victims, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        pause = 0.001
+        clean = False
+        while True:
+            if process.returncode is not None and not any(is_alive(v) for v in victims):
+                victims = self.survey()
+                if not victims:
+                    clean = True
+                    break
+                self._signal_all(process, victims, signal.SIGTERM)
+            if time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 0.02)
+        if not clean:
+            self.killed = True
+            for _ in range(200):
+                self._signal_all(process, victims, signal.SIGKILL)
+                if process.returncode is None:
+                    await asyncio.sleep(0.001)
+                    continue
+                victims = [v for v in victims if is_alive(v)] or self.survey()
+                if not victims:
+                    break
+                await asyncio.sleep(0.002)
+        await self._finish(process)
+
+    async def _finish(self, process: asyncio.subprocess.Process) -> None:
+        await process.wait()
+        if is_subreaper():
+            await self._reap_adopted()
+        self.ended = True
+        with owner.lock:
+            owner.live.discard(self)
+        if self._watched:
+            owner.watchdog.unregister(self.root.pid)
+
+    async def _reap_adopted(self) -> None:
+        with self._lock:
+            pending = list(self.seen.values())
+        for _ in range(250):
+            pending = [info for info in pending if not reap_adopted(info)]
+            if not pending:
+                return
+            await asyncio.sleep(0.002)
+
+    def kill_now(self) -> None:
+        """SIGKILL the tree without waiting (interpreter exit, no event loop left)."""
+        signal_group(self.pgid, signal.SIGKILL)
+        signal_process(self.root, signal.SIGKILL)
+        with self._lock:
+            known = list(self.seen.values())
+        for info in known:
+            signal_process(info, signal.SIGKILL)
+
+
+@atexit.register
+def _kill_remaining_trees() -> None:
+    with owner.lock:
+        trees = list(owner.live)
+    for tree in trees:
+        tree.kill_now()
