@@ -1,0 +1,94 @@
+"""Spans and metrics of retried calls; nothing at all on a first-time success."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from opentelemetry import context as _context_api
+from opentelemetry import trace as _trace_api
+from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.metrics import _internal as _metrics_internal
+from opentelemetry.trace import Span, Status, StatusCode
+
+from rel_retry._version import __version__
+from rel_telemetry import Instrumentation, error_type, record_failure, start_span, tracing_enabled
+from rel_telemetry.attributes import (
+    CODE_FUNCTION,
+    ERROR_TYPE,
+    RETRY_ATTEMPT,
+    RETRY_ATTEMPTS,
+    RETRY_OUTCOME,
+    RETRY_STOP_REASON,
+    RETRY_WAIT,
+)
+
+INSTRUMENTATION = Instrumentation("rel_retry", __version__)
+ATTEMPTS_COUNTER = INSTRUMENTATION.counter(
+    "rel.retry.attempts", unit="{attempt}", description="Attempts made under a retry policy, by outcome."
+)
+ATTEMPT_FAILED_EVENT = "rel.retry.attempt_failed"
+
+
+def metrics_on() -> bool:
+    """The cheapest check for an installed meter provider (first-time success path)."""
+    provider = _metrics_internal._METER_PROVIDER
+    return provider is not None and type(provider) is not NoOpMeterProvider
+
+
+def count_attempt(name: str, outcome: str) -> None:
+    """Add one attempt with ``outcome`` ("success" or "failure") to the counter."""
+    ATTEMPTS_COUNTER.add(1, {CODE_FUNCTION: name, RETRY_OUTCOME: outcome})
+
+
+class CallSpan:
+    """The span of one call that needed a retry: opened late, back-dated to the first attempt."""
+
+    __slots__ = ("_span", "_token")
+
+    def __init__(self, name: str, started_monotonic: float) -> None:
+        self._span: Span | None = None
+        self._token: Any = None
+        if not tracing_enabled():
+            return
+        start_ns = time.time_ns() - int((time.monotonic() - started_monotonic) * 1e9)
+        self._span = start_span(INSTRUMENTATION, f"retry {name}", {CODE_FUNCTION: name}, start_time=start_ns)
+        # Later attempts run inside the span, so their own spans become its children.
+        self._token = _context_api.attach(_trace_api.set_span_in_context(self._span))
+
+    def attempt_failed(self, number: int, exc: BaseException, wait: float | None) -> None:
+        span = self._span
+        if span is None:
+            return
+        attributes: dict[str, Any] = {RETRY_ATTEMPT: number, ERROR_TYPE: error_type(exc)}
+        if wait is not None:
+            attributes[RETRY_WAIT] = wait
+        span.add_event(ATTEMPT_FAILED_EVENT, attributes)
+
+    def result_rejected(self, number: int, wait: float | None) -> None:
+        span = self._span
+        if span is None:
+            return
+        attributes: dict[str, Any] = {RETRY_ATTEMPT: number, ERROR_TYPE: "rejected_result"}
+        if wait is not None:
+            attributes[RETRY_WAIT] = wait
+        span.add_event(ATTEMPT_FAILED_EVENT, attributes)
+
+    def finish(
+        self, attempts: int, outcome: str, *, exc: BaseException | None = None, stop_reason: str | None = None
+    ) -> None:
+        span = self._span
+        if span is None:
+            return
+        self._span = None
+        if self._token is not None:
+            _context_api.detach(self._token)
+        span.set_attribute(RETRY_ATTEMPTS, attempts)
+        span.set_attribute(RETRY_OUTCOME, outcome)
+        if stop_reason is not None:
+            span.set_attribute(RETRY_STOP_REASON, stop_reason)
+        if exc is not None:
+            record_failure(span, exc)
+        elif outcome != "success":
+            span.set_status(Status(StatusCode.ERROR, stop_reason or outcome))
+        span.end()
