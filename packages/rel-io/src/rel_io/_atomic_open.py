@@ -1,0 +1,126 @@
+"""`atomic_open`: stream a new version of a file, swapped in only if the block succeeds."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from types import TracebackType
+from typing import IO, Any, Generic, Literal, TypeVar, overload
+
+from rel_io._atomic import PathLike, PendingReplace
+from rel_io._telemetry import report
+
+F = TypeVar("F", IO[str], IO[bytes])
+
+
+class AtomicFile(Generic[F]):
+    """Context manager returned by :func:`atomic_open`; ``with`` yields the file object."""
+
+    __slots__ = ("_durable", "_encoding", "_file", "_file_mode", "_mode", "_newline", "_path", "_pending")
+
+    def __init__(
+        self,
+        path: PathLike,
+        mode: str,
+        *,
+        encoding: str,
+        newline: str | None,
+        durable: bool,
+        file_mode: int | None,
+    ) -> None:
+        self._path = path
+        self._mode = mode
+        self._encoding = encoding
+        self._newline = newline
+        self._durable = durable
+        self._file_mode = file_mode
+        self._pending: PendingReplace | None = None
+        self._file: Any = None
+
+    def __enter__(self) -> F:
+        if self._pending is not None:
+            raise RuntimeError("an atomic_open object serves one with-block at a time")
+        try:
+            pending = PendingReplace(self._path, self._file_mode, "atomic_open")
+        except Exception as exc:
+            report("atomic_open", exc, self._path)
+            raise
+        try:
+            if self._mode == "wb":
+                self._file = os.fdopen(pending.fd, "wb", closefd=False)
+            else:
+                self._file = os.fdopen(
+                    pending.fd, "w", encoding=self._encoding, newline=self._newline, closefd=False
+                )
+        except BaseException:
+            pending.abort()
+            raise
+        self._pending = pending
+        return self._file  # type: ignore[no-any-return]
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        pending, file = self._pending, self._file
+        self._pending = self._file = None
+        if pending is None:
+            return
+        if exc is not None:
+            with contextlib.suppress(Exception):  # the block's own exception is what matters
+                file.close()
+            pending.abort()
+            return
+        try:
+            file.close()  # flushes Python's buffer into the temp
+        except BaseException as err:
+            pending.abort()
+            wrapped = pending._wrap(err, replaced=False)
+            if isinstance(wrapped, Exception):
+                report("atomic_open", wrapped, self._path)
+            raise wrapped from err
+        try:
+            pending.commit(self._durable)
+        except Exception as err:
+            report("atomic_open", err, self._path)
+            raise
+
+
+@overload
+def atomic_open(
+    path: PathLike,
+    mode: Literal["w"] = "w",
+    *,
+    encoding: str = "utf-8",
+    newline: str | None = None,
+    durable: bool = True,
+    file_mode: int | None = None,
+) -> AtomicFile[IO[str]]: ...
+@overload
+def atomic_open(
+    path: PathLike,
+    mode: Literal["wb"],
+    *,
+    encoding: str = "utf-8",
+    newline: str | None = None,
+    durable: bool = True,
+    file_mode: int | None = None,
+) -> AtomicFile[IO[bytes]]: ...
+def atomic_open(
+    path: PathLike,
+    mode: Literal["w", "wb"] = "w",
+    *,
+    encoding: str = "utf-8",
+    newline: str | None = None,
+    durable: bool = True,
+    file_mode: int | None = None,
+) -> AtomicFile[Any]:
+    """Stream a new version of ``path``: ``with atomic_open(p, "w") as f: f.write(...)``.
+
+    Writes go to a temp beside ``path``; only a block that exits normally
+    replaces ``path`` (with the guarantees of :func:`atomic_write_bytes`). An
+    exception in the block removes the temp and leaves ``path`` untouched.
+    ``file_mode`` sets the permission bits. Raises :class:`FileWriteError`.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_open mode must be 'w' or 'wb', got {mode!r}")
+    return AtomicFile(path, mode, encoding=encoding, newline=newline, durable=durable, file_mode=file_mode)

@@ -1,0 +1,100 @@
+"""JSON files shared between processes: read and read-modify-write under a file lock.
+
+Every function here takes the lock ``<path>.lock`` (see ``lock_path_for``), so
+an :func:`update_json` is never lost to a concurrent one in another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from rel_io._atomic import PathLike, dumps_json, replace_durably
+from rel_io._errors import FileReadError
+from rel_io._files import load_bytes, parse_json
+from rel_io._lock import FileLock, lock_path_for
+from rel_io._telemetry import io_span, report
+
+_MISSING: Any = object()
+
+
+def atomic_read_json(path: PathLike, default: Any = _MISSING, *, lock_timeout: float | None = 30.0) -> Any:
+    """Return the JSON content of ``path``, read while holding its lock.
+
+    A missing file gives ``default`` when one is passed; otherwise it raises
+    :class:`FileReadError` (a ``FileNotFoundError``). Invalid content raises
+    :class:`CorruptFileError`; waiting over ``lock_timeout`` s, :class:`LockTimeoutError`.
+    """
+    with io_span("atomic_read_json", path):
+        try:
+            with FileLock(lock_path_for(path), timeout=lock_timeout):
+                return _load(path, default, "atomic_read_json")
+        except Exception as exc:
+            report("atomic_read_json", exc, path)
+            raise
+
+
+def _load(path: PathLike, default: Any, operation: str) -> Any:
+    try:
+        return parse_json(load_bytes(path, operation, None), path, operation)
+    except FileReadError as exc:
+        if isinstance(exc, FileNotFoundError) and default is not _MISSING:
+            return copy.deepcopy(default)
+        raise
+
+
+def update_json(
+    path: PathLike,
+    fn: Callable[[Any], Any],
+    default: Any = None,
+    *,
+    lock_timeout: float | None = 30.0,
+    indent: int | None = 2,
+    durable: bool = True,
+) -> Any:
+    """Atomically replace the JSON in ``path`` with ``fn(current)``; return the new value.
+
+    Holds the lock ``<path>.lock`` across read, ``fn`` and durable write, so
+    concurrent updates from any number of processes are serialised and none is
+    lost. A missing file starts from a copy of ``default``. If ``fn`` returns
+    None the (possibly mutated) current value is written. Raises
+    :class:`CorruptFileError`, :class:`FileWriteError`, :class:`LockTimeoutError`,
+    or whatever ``fn`` raises (the file is then unchanged).
+    """
+    with io_span("update_json", path):
+        try:
+            with FileLock(lock_path_for(path), timeout=lock_timeout):
+                current = _load(path, copy.deepcopy(default), "update_json")
+                result = fn(current)
+                new = current if result is None else result
+                replace_durably(
+                    path, dumps_json(new, indent, False, None), durable=durable, operation="update_json"
+                )
+                return new
+        except Exception as exc:
+            report("update_json", exc, path)
+            raise
+
+
+async def async_atomic_read_json(
+    path: PathLike, default: Any = _MISSING, *, lock_timeout: float | None = 30.0
+) -> Any:
+    """:func:`atomic_read_json` in a worker thread, off the event loop."""
+    return await asyncio.to_thread(atomic_read_json, path, default, lock_timeout=lock_timeout)
+
+
+async def async_update_json(
+    path: PathLike,
+    fn: Callable[[Any], Any],
+    default: Any = None,
+    *,
+    lock_timeout: float | None = 30.0,
+    indent: int | None = 2,
+    durable: bool = True,
+) -> Any:
+    """:func:`update_json` in a worker thread (``fn`` runs there too), off the event loop."""
+    return await asyncio.to_thread(
+        update_json, path, fn, default, lock_timeout=lock_timeout, indent=indent, durable=durable
+    )
