@@ -1,0 +1,184 @@
+"""Built-in checks of the machine and the process: disk, memory, CPU, open files."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import shutil
+import sys
+from collections.abc import Awaitable, Callable
+
+import psutil
+
+from rel_health._check import HealthCheck, HealthStatus
+from rel_health._sampling import descriptor_count
+
+BuiltinCheck = Callable[[], Awaitable[HealthCheck]]
+
+
+def _thresholds(kind: str, warn: float, fail: float, upper: float) -> None:
+    for label, value in ((f"warn_{kind}", warn), (f"fail_{kind}", fail)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= upper:
+            raise ValueError(f"{label} must be a number in (0, {upper:g}], got {value!r}")
+    if warn > fail:
+        raise ValueError(f"warn_{kind} ({warn!r}) must not exceed fail_{kind} ({fail!r})")
+
+
+def grade(value: float, warn: float, fail: float) -> HealthStatus:
+    """Unhealthy at or above ``fail``, degraded at or above ``warn``, healthy below."""
+    if value >= fail:
+        return HealthStatus.UNHEALTHY
+    if value >= warn:
+        return HealthStatus.DEGRADED
+    return HealthStatus.HEALTHY
+
+
+def _named(fn: BuiltinCheck, name: str) -> BuiltinCheck:
+    fn.__name__ = fn.__qualname__ = f"check_{name}"
+    return fn
+
+
+def disk_space_check(
+    path: str | os.PathLike[str] = "/",
+    *,
+    warn_fraction: float = 0.85,
+    fail_fraction: float = 0.95,
+    name: str = "disk_space",
+) -> BuiltinCheck:
+    """A check of the used fraction of the filesystem holding ``path``.
+
+    Degraded from ``warn_fraction`` used, unhealthy from ``fail_fraction``.
+    The check raises (and so reports unhealthy) if ``path`` does not exist.
+
+    :raises ValueError: fractions outside (0, 1] or warn above fail.
+    """
+    _thresholds("fraction", warn_fraction, fail_fraction, 1.0)
+    target = os.fspath(path)
+
+    async def check() -> HealthCheck:
+        usage = await asyncio.to_thread(shutil.disk_usage, target)
+        used = usage.used / usage.total if usage.total else 0.0
+        status = grade(used, warn_fraction, fail_fraction)
+        return HealthCheck(
+            name,
+            status,
+            f"{used:.1%} of {target} used, {usage.free / 2**30:.2f} GiB free",
+            {
+                "path": target,
+                "used_fraction": round(used, 4),
+                "free_bytes": usage.free,
+                "total_bytes": usage.total,
+            },
+        )
+
+    return _named(check, name)
+
+
+def memory_check(
+    *,
+    warn_percent: float = 85.0,
+    fail_percent: float = 95.0,
+    max_rss_bytes: int | None = None,
+    name: str = "memory",
+) -> BuiltinCheck:
+    """A check of system memory in use (percent) and, optionally, this process's RSS.
+
+    Degraded from ``warn_percent``, unhealthy from ``fail_percent`` of system
+    memory in use; unhealthy when the process RSS exceeds ``max_rss_bytes``.
+
+    :raises ValueError: percents outside (0, 100], warn above fail, or a
+        ``max_rss_bytes`` that is not a positive integer.
+    """
+    _thresholds("percent", warn_percent, fail_percent, 100.0)
+    if max_rss_bytes is not None and (not isinstance(max_rss_bytes, int) or max_rss_bytes <= 0):
+        raise ValueError(f"max_rss_bytes must be a positive integer (bytes), got {max_rss_bytes!r}")
+    process = psutil.Process()
+
+    async def check() -> HealthCheck:
+        system = psutil.virtual_memory().percent
+        rss = process.memory_info().rss
+        status = grade(system, warn_percent, fail_percent)
+        message = f"system memory {system:.1f}% used, process RSS {rss / 2**20:.1f} MiB"
+        if max_rss_bytes is not None and rss > max_rss_bytes:
+            status = HealthStatus.UNHEALTHY
+            message += f" (over the {max_rss_bytes / 2**20:.1f} MiB limit)"
+        return HealthCheck(
+            name,
+            status,
+            message,
+            {"system_percent": system, "rss_bytes": rss, "max_rss_bytes": max_rss_bytes},
+        )
+
+    return _named(check, name)
+
+
+def cpu_check(
+    *,
+    warn_percent: float = 85.0,
+    fail_percent: float = 95.0,
+    sample_s: float = 0.1,
+    name: str = "cpu",
+) -> BuiltinCheck:
+    """A check of system-wide CPU use, sampled over ``sample_s`` seconds in a worker thread.
+
+    :raises ValueError: percents outside (0, 100], warn above fail, or a
+        ``sample_s`` that is not a finite number > 0.
+    """
+    _thresholds("percent", warn_percent, fail_percent, 100.0)
+    if not (isinstance(sample_s, int | float) and math.isfinite(sample_s) and sample_s > 0):
+        raise ValueError(f"sample_s must be a finite number > 0 (seconds), got {sample_s!r}")
+
+    async def check() -> HealthCheck:
+        percent = await asyncio.to_thread(psutil.cpu_percent, sample_s)
+        status = grade(percent, warn_percent, fail_percent)
+        return HealthCheck(
+            name,
+            status,
+            f"CPU {percent:.1f}% busy",
+            {"cpu_percent": percent, "cpu_count": psutil.cpu_count()},
+        )
+
+    return _named(check, name)
+
+
+def open_file_limit() -> int | None:
+    """The soft limit on open file descriptors of this process, or None if unlimited/unknown."""
+    if sys.platform == "win32":  # pragma: no cover - no per-process descriptor limit
+        return None
+    import resource  # noqa: PLC0415 - POSIX only
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def open_files_check(
+    *,
+    warn_fraction: float = 0.8,
+    fail_fraction: float = 0.95,
+    name: str = "open_files",
+) -> BuiltinCheck:
+    """A check of this process's open file descriptors against its soft limit.
+
+    Degraded from ``warn_fraction`` of the limit, unhealthy from
+    ``fail_fraction``; healthy with no limit. On Windows it counts handles.
+
+    :raises ValueError: fractions outside (0, 1] or warn above fail.
+    """
+    _thresholds("fraction", warn_fraction, fail_fraction, 1.0)
+    process = psutil.Process()
+
+    async def check() -> HealthCheck:
+        count = descriptor_count(process)
+        limit = open_file_limit()
+        if limit is None:
+            return HealthCheck.healthy(name, f"{count} open files, no limit", open_files=count, limit=None)
+        used = count / limit
+        return HealthCheck(
+            name,
+            grade(used, warn_fraction, fail_fraction),
+            f"{count} of {limit} file descriptors open ({used:.1%})",
+            {"open_files": count, "limit": limit, "used_fraction": round(used, 4)},
+        )
+
+    return _named(check, name)
