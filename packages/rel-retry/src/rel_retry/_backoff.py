@@ -14,9 +14,12 @@ def exponential_cap(attempt: int, config: RetryConfig) -> float:
     if base == 0.0:
         return 0.0
     # Compare logarithms so a large attempt number cannot overflow the float power.
-    if mult > 1.0 and attempt * math.log(mult) >= math.log(cap / base):
+    if mult > 1.0 and attempt * math.log(mult) >= math.log(cap) - math.log(base):
         return cap
-    return min(cap, base * mult**attempt)
+    try:
+        return min(cap, base * mult**attempt)
+    except OverflowError:  # a tiny base times a huge power can still be below the cap
+        return min(cap, math.exp(math.log(base) + attempt * math.log(mult)))
 
 
 def _unit(config: RetryConfig, attempt: int) -> float:
