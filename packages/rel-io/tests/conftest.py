@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 
@@ -22,3 +23,25 @@ def _clean_state() -> Iterator[None]:
 def temps_in(directory: os.PathLike[str] | str) -> list[str]:
     """rel-io temp files left in ``directory``."""
     return sorted(name for name in os.listdir(directory) if name.endswith(".tmp"))
+
+
+@contextlib.contextmanager
+def unprivileged() -> Iterator[None]:
+    """Run the block without root's power to ignore permission bits.
+
+    As root, switch the effective uid/gid to nobody (65534) for the block; as
+    an ordinary user permission bits already apply, so do nothing.
+    """
+    if os.geteuid() != 0:
+        yield
+        return
+    groups = os.getgroups()
+    os.setgroups([])
+    os.setegid(65534)
+    os.seteuid(65534)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+        os.setgroups(groups)
