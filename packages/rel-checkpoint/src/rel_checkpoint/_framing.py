@@ -1,0 +1,110 @@
+"""The on-disk frame of one event record: a JSON line whose CRC covers everything after it.
+
+A record is one line of JSON text::
+
+    {"crc":"<8 hex>","seq":<int>,"ts":<float>,"payload":<any JSON>}\\n
+
+``crc`` is the CRC-32 (zlib polynomial, lowercase hex, zero-padded) of the
+bytes after ``"crc":"<8 hex>",`` up to, not including, the newline. JSON text
+never holds a raw newline, so the newline is the frame boundary; the fixed
+header lets a reader verify a record before parsing it and lets any JSON-lines
+tool read the file.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+HEAD = b'{"crc":"'
+PAYLOAD_KEY = b',"payload":'
+TS_KEY = b',"ts":'
+BODY_START = len(HEAD) + 8 + 2  # after '{"crc":"' + 8 hex + '",'
+SEQ_START = BODY_START + len(b'"seq":')
+_SEQ_KEY = b'"seq":'
+_HEAD_LEN = len(HEAD)
+_CRC_END = BODY_START - 2
+_TS_SKIP = len(TS_KEY)
+_PAYLOAD_SKIP = len(PAYLOAD_KEY)
+
+
+class Event(NamedTuple):
+    """One replayed record: its sequence number, append time (Unix seconds) and payload."""
+
+    seq: int
+    timestamp: float
+    payload: Any
+
+
+def encode_record(seq: int, timestamp: float, payload_json: str) -> bytes:
+    """Frame a payload that is already JSON text as one record line."""
+    body = f'"seq":{seq},"ts":{timestamp!r},"payload":{payload_json}}}'.encode()
+    return b'{"crc":"%08x",%b\n' % (zlib.crc32(body), body)
+
+
+def parse_line(line: bytes) -> tuple[int, float, bytes] | None:
+    """``(seq, ts, payload JSON)`` of a line (without its newline) whose frame and CRC verify, else None."""
+    body = line[BODY_START:]
+    if line[:_HEAD_LEN] != HEAD or b"%08x" % zlib.crc32(body) != line[_HEAD_LEN:_CRC_END]:
+        return None
+    t = line.find(TS_KEY, SEQ_START)
+    p = line.find(PAYLOAD_KEY, t)
+    if t < 0 or p < 0 or line[-1:] != b"}" or line[BODY_START:SEQ_START] != _SEQ_KEY:
+        return None
+    digits = line[SEQ_START:t]
+    if not digits.isdigit() or (digits[:1] == b"0" and len(digits) > 1):
+        return None
+    try:
+        ts = float(line[t + _TS_SKIP : p])
+    except ValueError:
+        return None
+    return int(digits), ts, line[p + _PAYLOAD_SKIP : -1]
+
+
+def record_seq(line: bytes) -> int | None:
+    """The sequence number of a newline-terminated record line that verifies, else None."""
+    if line[-1:] != b"\n":
+        return None
+    parsed = parse_line(line[:-1])
+    return None if parsed is None else parsed[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Tail:
+    """What a backward scan found at the end of a log file.
+
+    ``end`` is the offset just after the last valid record (0 if none),
+    ``last_seq`` its sequence number (0 if none), ``garbage`` the number of
+    bytes after it and ``garbage_lines`` how many lines those bytes span.
+    """
+
+    end: int
+    last_seq: int
+    garbage: int
+    garbage_lines: int
+
+
+def scan_tail(fd: int, size: int, chunk: int = 1 << 16) -> Tail:
+    """Find the last valid record of the file behind ``fd`` (of ``size`` bytes) reading backwards."""
+    if size == 0:
+        return Tail(0, 0, 0, 0)
+    while True:
+        start = max(0, size - chunk)
+        data = os.pread(fd, size - start, start)
+        lines = 0 if data.endswith(b"\n") else 1
+        pos = len(data) if data.endswith(b"\n") else data.rfind(b"\n") + 1
+        while pos > 0:
+            prev = data.rfind(b"\n", 0, pos - 1)
+            if prev < 0 and start > 0:
+                break  # this line may begin before the chunk: read more
+            seq = record_seq(data[prev + 1 : pos])
+            if seq is not None:
+                end = start + pos
+                return Tail(end, seq, size - end, lines)
+            lines += 1
+            pos = prev + 1
+        if start == 0:
+            return Tail(0, 0, size, lines)
+        chunk *= 4

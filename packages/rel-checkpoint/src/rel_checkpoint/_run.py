@@ -1,0 +1,149 @@
+"""`Run`: a run directory opened for work, whose steps record their completion durably."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from rel_checkpoint._eventlog import Durability, EventLog
+from rel_checkpoint._resume import STEP_COMPLETED, completed_steps
+from rel_checkpoint._rundir import (
+    EVENTS_FILE,
+    SNAPSHOT_FILE,
+    Checkpoint,
+    create_checkpoint,
+    parse_snapshot,
+    snapshot_fields,
+)
+from rel_checkpoint._telemetry import checkpoint_span
+from rel_io import atomic_write_json, ensure_dir
+
+PathLike = str | os.PathLike[str]
+
+
+class Step:
+    """One named step of a :class:`Run`, used as ``with run.step(name) as step:``.
+
+    ``step.done`` is True when an earlier attempt of the run already finished
+    it (the body still runs: test ``done`` or iterate :meth:`Run.pending`).
+    Leaving the block without an exception records the completion durably
+    before the ``with`` statement returns; an exception records nothing.
+    """
+
+    __slots__ = ("done", "name", "run")
+
+    def __init__(self, run: Run, name: str) -> None:
+        self.run = run
+        self.name = name
+        self.done = name in run.completed
+
+    def __enter__(self) -> Step:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None and not self.done:
+            self.run.mark_completed(self.name)
+
+    async def __aenter__(self) -> Step:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None and not self.done:
+            await asyncio.to_thread(self.run.mark_completed, self.name)
+
+
+class Run:
+    """A run directory opened for work: its snapshot, its :class:`EventLog` and its finished steps.
+
+    Opening resumes: the steps finished by earlier attempts (the newest valid
+    checkpoint plus the completions logged after it) are in :attr:`completed`.
+    A missing ``snapshot.json`` is created with ``run_id`` (default: the
+    directory name), ``run_state`` ``"running"`` and no completed workers.
+    Completion is at-least-once: a crash after a step's effect and before its
+    record runs the step again, so give effects an idempotency key
+    (``rel_io.generate_unique_key(run.run_id, step.name)``).
+    """
+
+    def __init__(
+        self, run_dir: PathLike, *, run_id: str | None = None, durability: Durability = "fsync"
+    ) -> None:
+        self.run_dir = Path(run_dir)
+        ensure_dir(self.run_dir)
+        snapshot = self.run_dir / SNAPSHOT_FILE
+        if snapshot.exists():
+            fields = snapshot_fields(parse_snapshot(snapshot.read_bytes(), snapshot), self.run_dir)
+            self.run_id = fields[0]
+        else:
+            self.run_id = run_id or self.run_dir.name
+            atomic_write_json(
+                snapshot, {"run_id": self.run_id, "run_state": "running", "completed_workers": []}
+            )
+        self.events = EventLog(self.run_dir / EVENTS_FILE, durability=durability)
+        with checkpoint_span("checkpoint.resume", self.run_dir):
+            self.checkpoint_loaded, done, _ = completed_steps(self.run_dir)
+        self.completed: dict[str, None] = done
+        """Names of the finished steps, in the order they finished."""
+
+    def step(self, name: str) -> Step:
+        """A context manager (``with`` or ``async with``) that records step ``name`` finished on success."""
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"step name must be a non-empty string, got {name!r}")
+        return Step(self, name)
+
+    def pending(self, names: Iterable[str]) -> list[str]:
+        """The names not yet completed, in order, duplicates dropped."""
+        return [n for n in dict.fromkeys(names) if n not in self.completed]
+
+    def mark_completed(self, name: str, **details: Any) -> None:
+        """Durably record that step ``name`` finished (what a successful :meth:`step` block does)."""
+        self.events.append({"type": STEP_COMPLETED, "step": name, **details})
+        self.events.flush()
+        self.completed[name] = None
+
+    def save_snapshot(self, run_state: str = "running", **extra: Any) -> None:
+        """Atomically rewrite ``snapshot.json`` with the run id, ``run_state``, the completed steps and ``extra``."""
+        atomic_write_json(
+            self.run_dir / SNAPSHOT_FILE,
+            {
+                "run_id": self.run_id,
+                "run_state": run_state,
+                "completed_workers": list(self.completed),
+                **extra,
+            },
+        )
+
+    def checkpoint(self, run_state: str = "running", **extra: Any) -> Checkpoint:
+        """Save the snapshot (see :meth:`save_snapshot`) and take a checkpoint of it."""
+        self.save_snapshot(run_state, **extra)
+        return create_checkpoint(self.run_dir)
+
+    def close(self) -> None:
+        """Flush and close the event log."""
+        self.events.close()
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Run:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await asyncio.to_thread(self.close)
+
+    def __repr__(self) -> str:
+        return f"Run({os.fspath(self.run_dir)!r}, run_id={self.run_id!r}, completed={len(self.completed)})"
