@@ -13,6 +13,8 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar, overload
 
+from opentelemetry.metrics import _internal as metrics_api
+
 from rel_retry._config import DEFAULT_CONFIG, RetryConfig, resolve_config
 from rel_retry._loop import call_async, call_sync, first_success, retry_async, retry_sync
 from rel_retry._telemetry import metrics_on
@@ -50,7 +52,8 @@ def _decorate(fn: Callable[P, R], config: RetryConfig) -> Callable[P, R]:
         except Exception as exc:
             error = exc
         else:
-            if switch.record is not None or metrics_on():
+            # Two attribute reads: testing mode off and no meter provider ever installed.
+            if switch.record is not None or (metrics_api._METER_PROVIDER is not None and metrics_on()):
                 first_success(name)
             return result
         return retry_sync(fn, args, kwargs, config, name, started=started, error=error, result=None)  # type: ignore[no-any-return]
@@ -80,7 +83,7 @@ def _decorate_async(
         except Exception as exc:
             error = exc
         else:
-            if switch.record is not None or metrics_on():
+            if switch.record is not None or (metrics_api._METER_PROVIDER is not None and metrics_on()):
                 first_success(name)
             return result
         return await retry_async(fn, args, kwargs, config, name, started=started, error=error, result=None)  # type: ignore[no-any-return]
