@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import threading
+import time
 from types import SimpleNamespace
 
 import psutil
@@ -200,6 +202,28 @@ def test_stop_monitoring_works_without_await(no_thread_left):
     detector.start_monitoring()
     detector.stop_monitoring()
     assert not detector.is_monitoring
+
+
+class HighlyResilientAgent(Agent):
+    def __init__(self):
+        super().__init__()
+
+        # Resource leak detection
+        self.leak_detector = ResourceLeakDetector()
+        self.leak_detector.start_monitoring()
+
+
+def test_combined_example_detector_with_defaults(no_thread_left):
+    """The combined example's ResourceLeakDetector() starts from __init__, samples at once, and stops."""
+    agent = HighlyResilientAgent()
+    try:
+        for _ in range(100):
+            if agent.leak_detector.history:
+                break
+            time.sleep(0.02)
+        assert agent.leak_detector.history[0].pid == os.getpid()
+    finally:
+        agent.leak_detector.stop_monitoring()
 
 
 def test_default_detector_and_degradation_construct():

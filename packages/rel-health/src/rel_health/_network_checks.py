@@ -152,7 +152,9 @@ def event_loop_lag_check(
             if here is target:
                 settle(lag)
             else:
-                here.call_soon_threadsafe(settle, lag)
+                # The checking loop may be gone if the check timed out and it closed.
+                with contextlib.suppress(RuntimeError):
+                    here.call_soon_threadsafe(settle, lag)
 
         target = loop or here
         if target is here:
