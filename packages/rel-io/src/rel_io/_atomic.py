@@ -69,13 +69,16 @@ def _open_temp(directory: str, name: str) -> tuple[int, str]:
 
 
 def _apply_mode(fd: int, existing: os.stat_result | None, mode: int | None) -> None:
-    if mode is not None:
-        os.fchmod(fd, mode)
-    elif existing is not None:
-        os.fchmod(fd, stat.S_IMODE(existing.st_mode))
-        if hasattr(os, "fchown") and (existing.st_uid, existing.st_gid) != (os.geteuid(), os.getegid()):
-            with contextlib.suppress(PermissionError):  # only root may give a file away
-                os.fchown(fd, existing.st_uid, existing.st_gid)
+    if mode is None and existing is None:
+        return  # a new file: open() already gave it 0666 less the umask
+    created = os.fstat(fd)
+    wanted = mode if mode is not None else stat.S_IMODE(existing.st_mode)  # type: ignore[union-attr]
+    if stat.S_IMODE(created.st_mode) != wanted:
+        # Only when needed: a mode change is one more inode update for the journal to sync.
+        os.fchmod(fd, wanted)
+    if existing is not None and (existing.st_uid, existing.st_gid) != (created.st_uid, created.st_gid):
+        with contextlib.suppress(PermissionError):  # only root may give a file away
+            os.fchown(fd, existing.st_uid, existing.st_gid)
 
 
 def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
