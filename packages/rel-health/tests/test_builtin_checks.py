@@ -177,7 +177,7 @@ async def test_event_loop_lag_of_a_blocked_loop():
     thread = threading.Thread(target=other.run_forever, daemon=True)
     thread.start()
     try:
-        other.call_soon_threadsafe(time.sleep, 0.5)
+        other.call_soon_threadsafe(time.sleep, 1.0)
         result = await event_loop_lag_check(warn_s=0.05, fail_s=0.2, loop=other)()
     finally:
         other.call_soon_threadsafe(other.stop)

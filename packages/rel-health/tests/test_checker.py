@@ -50,10 +50,10 @@ def _make(kind: str, behaviour: str):
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
 async def test_hanging_check_times_out_without_delaying_others(kind):
-    """A hanging check becomes unhealthy 'timed out after 0.3 s'; the fast one is unaffected."""
+    """A hanging check becomes unhealthy 'timed out after 1.0 s'; the fast one is unaffected."""
     checker = HealthChecker()
     hanging = _make(kind, "hang")
-    checker.add_check("hang", hanging, timeout=0.3)
+    checker.add_check("hang", hanging, timeout=1.0)
     checker.add_check("fast", _ok("fast"))
     started = time.monotonic()
     report = await checker.check_all()
@@ -61,10 +61,10 @@ async def test_hanging_check_times_out_without_delaying_others(kind):
     if kind == "sync":
         hanging.stop.set()
     assert report.checks["hang"].status is HealthStatus.UNHEALTHY
-    assert report.checks["hang"].message == "timed out after 0.3 s"
+    assert report.checks["hang"].message == "timed out after 1.0 s"
     assert report.checks["fast"].status == "healthy"
-    assert report.checks["fast"].duration_s < 0.3
-    assert elapsed < 2.5
+    assert report.checks["fast"].duration_s < 0.9
+    assert elapsed < 4
     assert report.failed_checks == ["hang"]
     assert not report.is_healthy()
 

@@ -5,6 +5,8 @@ import contextlib
 import json
 import logging
 import os
+import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -236,9 +238,14 @@ def test_access_denied_fields_are_reported_not_raised():
                 os.write(write_end, json.dumps({"error": repr(exc)}).encode())
                 os._exit(1)
         os.close(write_end)
+        ready, _, _ = select.select([read_end], [], [], 20)
+        if not ready:  # pragma: no cover - a wedged child must not hang the suite
+            os.kill(pid, signal.SIGKILL)
         with os.fdopen(read_end) as reader:
-            result = json.loads(reader.read())
+            raw = reader.read() if ready else ""
         _, status = os.waitpid(pid, 0)
+        assert raw, "the unprivileged child did not answer within 20 s"
+        result = json.loads(raw)
     finally:
         if target_proc is not None:
             target_proc.kill()
