@@ -7,10 +7,13 @@ All state lives behind one short ``threading.Lock`` that is never held while
 user code, listeners or telemetry run, so it never blocks an event loop for
 longer than a few attribute updates.
 
-A permit is the *epoch* of the state that admitted the call: every transition
-starts a new epoch, so an outcome that arrives after the breaker moved on is
-counted in the statistics but cannot disturb the new state. While CLOSED the
-admission needs no lock (one attribute read), and so does a success while
+A permit names the *epoch* of the state that admitted the call (``2 * epoch``,
+plus 1 for a half-open probe): every transition starts a new epoch, so an
+outcome that arrives after the breaker moved on is counted in the statistics
+but cannot disturb the new state. Probes in flight are counted across epochs,
+so even when a failed probe reopens the breaker and it soon half-opens again,
+no more than ``half_open_max_calls`` probes ever run at once. While CLOSED
+the admission needs no lock (one attribute read), and so does a success while
 nothing is pending (no failures counted, no window, no timing): that is the
 hot path.
 """
@@ -169,7 +172,7 @@ class BreakerCore:
         with self._lock:
             state = self._state
             if state is CircuitState.CLOSED:
-                return self._epoch
+                return self._epoch * 2
             if state is CircuitState.DISABLED:
                 return DISABLED_PERMIT
             if state is CircuitState.OPEN:
@@ -182,7 +185,7 @@ class BreakerCore:
             if state is CircuitState.HALF_OPEN:
                 if self._probes < self.config.half_open_max_calls:
                     self._probes += 1
-                    permit = self._epoch
+                    permit = self._epoch * 2 + 1
                 else:
                     permit = NO_PERMIT
                     retry_after = 0.0
@@ -224,7 +227,7 @@ class BreakerCore:
         """Release ``permit`` without counting the call as success or failure."""
         with self._lock:
             self._ignored += 1
-            if permit == self._epoch and self._state is CircuitState.HALF_OPEN:
+            if permit >= 0 and permit & 1:
                 self._probes -= 1
         if metrics_enabled():
             BREAKER_CALLS.add(1, {**self._metric_attrs, attributes.GUARD_OUTCOME: "ignored"})
@@ -263,13 +266,14 @@ class BreakerCore:
                     self._last_failure = error
             else:
                 self._successes += 1
-            if permit == self._epoch:
+            if permit >= 0 and permit & 1:
+                self._probes -= 1
+            if permit >> 1 == self._epoch:
                 slow = self.timed and duration >= config.slow_call_duration  # type: ignore[operator]
                 state = self._state
                 if state is CircuitState.CLOSED:
                     self._record_closed(failed, slow)
                 elif state is CircuitState.HALF_OPEN:
-                    self._probes -= 1
                     if failed or (slow and config.slow_call_rate_threshold is not None):
                         self._open(
                             "a probe call failed" if failed else "a probe call was slow", self._clock()
@@ -300,7 +304,7 @@ class BreakerCore:
         else:
             self._consecutive = 0
             if self._fast_capable:
-                self.fast_permit = self._epoch
+                self.fast_permit = self._epoch * 2
         threshold = self._failure_threshold
         if threshold is not None and self._consecutive >= threshold:
             self._open(f"{self._consecutive} consecutive failures", self._clock())
@@ -327,13 +331,12 @@ class BreakerCore:
         self._state = new
         self._epoch += 1
         self._consecutive = 0
-        self._probes = 0
         self._probe_successes = 0
         if self._window is not None:
             self._window.clear()
         if new is CircuitState.CLOSED:
-            self.closed_permit = self._epoch
-            self.fast_permit = self._epoch if self._fast_capable else NO_PERMIT
+            self.closed_permit = self._epoch * 2
+            self.fast_permit = self.closed_permit if self._fast_capable else NO_PERMIT
         elif new is CircuitState.DISABLED:
             self.closed_permit = NO_PERMIT
             self.fast_permit = DISABLED_PERMIT
