@@ -52,7 +52,7 @@ from rel_io._safe_read import safe_read_json, safe_read_lines, safe_read_text
 from rel_io._shared_json import async_atomic_read_json, async_update_json, atomic_read_json, update_json
 from rel_io._version import __version__
 from rel_retry import with_retry
-from rel_telemetry import ErrorReport, get_error_reports
+from rel_telemetry import get_error_reports
 
 # Seed code imports these names from its I/O module. They are the builtins
 # themselves (every rel-io I/O error subclasses them), so importing them
@@ -124,7 +124,6 @@ __all__ = [
     "LockTimeoutError",
     "ParseError",
     "RelIOError",
-    "ErrorReport",
     "get_error_reports",
     # re-exported for seed code that imports it from its I/O module
     "with_retry",
