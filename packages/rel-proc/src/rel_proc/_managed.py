@@ -13,9 +13,16 @@ from typing import Any
 from rel_proc._errors import ProcessTimeoutError
 from rel_proc._result import signal_name
 from rel_proc._scan import ProcInfo, identify
-from rel_proc._spawn import StreamSpec, call_with_retry, child_environment, normalize_argv, spawn
+from rel_proc._spawn import (
+    ExitAwareProtocol,
+    StreamSpec,
+    call_with_retry,
+    child_environment,
+    normalize_argv,
+    spawn,
+)
 from rel_proc._tracker import DEFAULT_INTERVAL
-from rel_proc._tree import ProcessTree, owner
+from rel_proc._tree import ProcessTree, finish_despite_cancellation, owner
 from rel_proc._version import __version__
 from rel_telemetry import Instrumentation, attributes, cap_timeout, traced, tracing_enabled
 
@@ -28,7 +35,7 @@ DEFAULT_LIMIT = 1 << 16
 instrumentation = Instrumentation("rel_proc", __version__)
 
 
-def _check_seconds(name: str, value: float | None, *, allow_none: bool = True) -> None:
+def check_seconds(name: str, value: float | None, *, allow_none: bool = True) -> None:
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
@@ -65,9 +72,9 @@ class ManagedProcess:
         retry: Any,
         limit: int,
     ) -> None:
-        _check_seconds("timeout", timeout)
-        _check_seconds("grace", grace, allow_none=False)
-        _check_seconds("track_interval", track_interval)
+        check_seconds("timeout", timeout)
+        check_seconds("grace", grace, allow_none=False)
+        check_seconds("track_interval", track_interval)
         if track_interval == 0:
             raise ValueError("track_interval must be > 0 seconds or None (no tracking), got 0")
         self.argv = argv
@@ -86,6 +93,7 @@ class ManagedProcess:
         self._track_interval = track_interval
         self._retry = retry
         self._process: asyncio.subprocess.Process | None = None
+        self._exited: asyncio.Future[None] | None = None
         self._tree: ProcessTree | None = None
         self._span: traced | None = None
         self._span_obj: Any = None
@@ -147,8 +155,19 @@ class ManagedProcess:
         return await self.process.communicate(input)
 
     async def wait(self) -> int:
-        """Wait for the child to exit and return its status."""
-        return await self.process.wait()
+        """Wait for the child to exit and return its status.
+
+        Unlike :meth:`asyncio.subprocess.Process.wait` this returns as soon as
+        the child exits, even if a grandchild still holds its pipes open.
+        """
+        if self._exited is None:
+            raise RuntimeError(
+                "the process is not started: use it inside 'async with managed_subprocess(...)'"
+            )
+        await asyncio.shield(self._exited)
+        rc = self.process.returncode
+        assert rc is not None
+        return rc
 
     def send_signal(self, sig: int) -> None:
         """Send ``sig`` to the child only."""
@@ -158,7 +177,8 @@ class ManagedProcess:
         """End the whole tree now (SIGTERM, ``grace``, SIGKILL) and reap it; idempotent."""
         if self._tree is None or self._process is None:
             return
-        await self._tree.end(self._process, self.grace if grace is None else grace)
+        assert self._exited is not None
+        await self._tree.end(self._process, self._exited, self.grace if grace is None else grace)
         self._mark_done()
 
     def __aiter__(self) -> AsyncIterator[bytes]:
@@ -188,10 +208,11 @@ class ManagedProcess:
             )
             options = {k: v for k, v in self._options.items() if k not in ("env", "inherit_env")}
             self.started_at = time.monotonic()
-            self._process = await call_with_retry(lambda: spawn(self.argv, env=env, **options), self._retry)
-            root = identify(self._process.pid) or ProcInfo(
-                self._process.pid, os.getpid(), self._process.pid, 0.0
+            process, protocol = await call_with_retry(
+                lambda: self._spawn_through_cancellation(env, token, options), self._retry
             )
+            self._process, self._exited = process, protocol.exited
+            root = identify(process.pid) or ProcInfo(process.pid, os.getpid(), process.pid, 0.0)
             self._tree = ProcessTree(root, token, track_interval=self._track_interval)
             self._tree.start(die_with_parent=self.die_with_parent)
         except BaseException as exc:
@@ -205,7 +226,7 @@ class ManagedProcess:
             self._span.__exit__(type(exc), exc, exc.__traceback__)
             raise
         if tracing_enabled():
-            span.set_attribute(attributes.PROC_PID, self._process.pid)
+            span.set_attribute(attributes.PROC_PID, process.pid)
             span.set_attribute(attributes.PROC_ARGV0, self.argv[0])
         return self
 
@@ -232,23 +253,37 @@ class ManagedProcess:
         """Tear down even if this task is cancelled meanwhile; re-raise the cancellation after."""
         assert self._tree is not None
         assert self._process is not None
-        if self._tree.ended:
-            self._mark_done()
-            return
-        ending = asyncio.ensure_future(self._tree.end(self._process, self.grace))
-        cancelled = False
-        while not ending.done():
-            try:
-                await asyncio.shield(ending)
-            except asyncio.CancelledError:
-                if ending.cancelled():
-                    break
-                cancelled = True
+        assert self._exited is not None
+        if not self._tree.ended:
+            ending = asyncio.ensure_future(self._tree.end(self._process, self._exited, self.grace))
+            cancelled = await finish_despite_cancellation(ending)
+        else:
+            cancelled = False
         self._mark_done()
-        if not ending.cancelled():
-            ending.result()
         if cancelled:
             raise asyncio.CancelledError
+
+    async def _spawn_through_cancellation(
+        self, env: dict[str, str], token: str, options: dict[str, Any]
+    ) -> tuple[asyncio.subprocess.Process, ExitAwareProtocol]:
+        """Spawn; if cancelled meanwhile, let the spawn finish, end what it started, then re-raise.
+
+        Cancelling asyncio's own spawn midway kills only the direct child and then
+        waits for its pipes, which grandchildren may hold open for as long as they live.
+        """
+        spawning = asyncio.ensure_future(spawn(self.argv, env=env, **options))
+        if not await finish_despite_cancellation(spawning):
+            return spawning.result()
+        if spawning.cancelled() or spawning.exception() is not None:
+            raise asyncio.CancelledError
+        process, protocol = spawning.result()
+        root = identify(process.pid) or ProcInfo(process.pid, os.getpid(), process.pid, 0.0)
+        tree = ProcessTree(root, token, track_interval=None)
+        await finish_despite_cancellation(asyncio.ensure_future(tree.end(process, protocol.exited, 0.0)))
+        transport = getattr(process, "_transport", None)
+        if transport is not None:
+            transport.close()
+        raise asyncio.CancelledError
 
     def _mark_done(self) -> None:
         if self.duration is None:

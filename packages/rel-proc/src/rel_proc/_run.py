@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rel_proc._errors import ProcessFailedError, ProcessTimeoutError
-from rel_proc._managed import DEFAULT_GRACE, DEVNULL, PIPE, managed_subprocess
+from rel_proc._managed import DEFAULT_GRACE, DEVNULL, PIPE, check_seconds, managed_subprocess
 from rel_proc._output import BoundedOutput
 from rel_proc._result import CompletedProcess
 from rel_proc._tracker import DEFAULT_INTERVAL
@@ -53,6 +53,7 @@ async def run(
     ``RetryConfig``-like object (only transient errors such as ``EAGAIN`` are
     retried). A missing program raises :class:`ProgramNotFoundError`.
     """
+    check_seconds("timeout", timeout)
     data = input.encode() if isinstance(input, str) else input
     limit = cap_timeout(timeout)
     if limit is not None and limit <= 0:
@@ -82,8 +83,7 @@ async def run(
         try:
             try:
                 async with asyncio.timeout(limit):
-                    await process.wait()
-                    await feeder
+                    await proc.wait()
             except TimeoutError:
                 timed_out = True
             exited_at = time.monotonic()

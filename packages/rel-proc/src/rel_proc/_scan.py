@@ -186,3 +186,31 @@ def reap_adopted(info: ProcInfo) -> bool:
     with contextlib.suppress(ChildProcessError):
         os.waitpid(info.pid, os.WNOHANG)
     return True
+
+
+def reap_adopted_zombies(pgid: int, known: set[int], exclude: int) -> int:
+    """Reap zombie children of this process that belonged to group ``pgid`` or to ``known``.
+
+    A subreaper adopts the zombies of dying parents too; these never appear in
+    :func:`process_table`. ``exclude`` (the managed child, reaped by asyncio) is
+    left alone. Linux only; returns how many were reaped.
+    """
+    if not IS_LINUX:
+        return 0
+    me = os.getpid()
+    reaped = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == exclude:
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                raw = fh.read()
+        except OSError:
+            continue
+        fields = raw[raw.rfind(b")") + 2 :].split()
+        pid = int(name)
+        if fields[0] == b"Z" and int(fields[1]) == me and (int(fields[2]) == pgid or pid in known):
+            with contextlib.suppress(ChildProcessError):
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    reaped += 1
+    return reaped

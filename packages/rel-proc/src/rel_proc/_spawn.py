@@ -51,6 +51,23 @@ def child_environment(env: Mapping[str, str] | None, *, inherit_env: bool, token
     return result
 
 
+class ExitAwareProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """asyncio's stream protocol plus a future set the moment the child exits.
+
+    ``Process.wait()`` also waits for the pipes to close, which never happens
+    while a grandchild holds them; teardown needs to know about the child alone.
+    """
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=limit, loop=loop)
+        self.exited: asyncio.Future[None] = loop.create_future()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+
 async def spawn(
     argv: list[str],
     *,
@@ -60,10 +77,12 @@ async def spawn(
     stdout: StreamSpec,
     stderr: StreamSpec,
     limit: int,
-) -> asyncio.subprocess.Process:
+) -> tuple[asyncio.subprocess.Process, ExitAwareProtocol]:
     """Start ``argv`` in a new session (its own process group); raise a typed spawn error."""
+    loop = asyncio.get_running_loop()
     try:
-        return await asyncio.create_subprocess_exec(
+        transport, protocol = await loop.subprocess_exec(
+            lambda: ExitAwareProtocol(limit, loop),
             *argv,
             stdin=stdin,
             stdout=stdout,
@@ -71,11 +90,10 @@ async def spawn(
             cwd=cwd,
             env=env,
             start_new_session=True,
-            limit=limit,
         )
     except FileNotFoundError as exc:
         where = None if cwd is None else os.fspath(cwd)
-        if where is not None and exc.filename == where:
+        if where is not None and exc.filename is not None and os.fspath(exc.filename) == where:
             raise ProcessSpawnError(
                 argv, errno.ENOENT, "working directory does not exist", cwd=where
             ) from exc
@@ -83,6 +101,7 @@ async def spawn(
     except OSError as exc:
         where = None if cwd is None else os.fspath(cwd)
         raise ProcessSpawnError(argv, exc.errno or 0, exc.strerror or str(exc), cwd=where) from exc
+    return asyncio.subprocess.Process(transport, protocol, loop), protocol
 
 
 async def call_with_retry(attempt: Callable[[], Awaitable[T]], retry: Any) -> T:

@@ -18,6 +18,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from rel_proc._platform import is_subreaper
 from rel_proc._scan import (
@@ -27,6 +28,7 @@ from rel_proc._scan import (
     marked,
     process_table,
     reap_adopted,
+    reap_adopted_zombies,
     signal_group,
     signal_process,
 )
@@ -133,7 +135,9 @@ class ProcessTree:
             known = list(self.seen.values())
         return not signal_group(self.pgid, 0) and not any(is_alive(info) for info in known)
 
-    async def end(self, process: asyncio.subprocess.Process, grace: float) -> None:
+    async def end(
+        self, process: asyncio.subprocess.Process, exited: asyncio.Future[None], grace: float
+    ) -> None:
         """End the tree: SIGTERM, up to ``grace`` seconds, SIGKILL; reap the child and adopted orphans.
 
         Returns once every process of the tree is dead. Safe to call more than once.
@@ -142,7 +146,7 @@ class ProcessTree:
             return
         tracker.discard(self)
         if process.returncode is not None and self._quiet():
-            await self._finish(process)
+            await self._finish(exited)
             return
         victims = self.survey()
         self._signal_all(process, victims, signal.SIGTERM)
@@ -171,10 +175,10 @@ class ProcessTree:
                 if not victims:
                     break
                 await asyncio.sleep(0.002)
-        await self._finish(process)
+        await self._finish(exited)
 
-    async def _finish(self, process: asyncio.subprocess.Process) -> None:
-        await process.wait()
+    async def _finish(self, exited: asyncio.Future[None]) -> None:
+        await asyncio.shield(exited)
         if is_subreaper():
             await self._reap_adopted()
         self.ended = True
@@ -186,11 +190,14 @@ class ProcessTree:
     async def _reap_adopted(self) -> None:
         with self._lock:
             pending = list(self.seen.values())
+        known = {info.pid for info in pending}
         for _ in range(250):
+            reap_adopted_zombies(self.pgid, known, exclude=self.root.pid)
             pending = [info for info in pending if not reap_adopted(info)]
             if not pending:
-                return
+                break
             await asyncio.sleep(0.002)
+        reap_adopted_zombies(self.pgid, known, exclude=self.root.pid)
 
     def kill_now(self) -> None:
         """SIGKILL the tree without waiting (interpreter exit, no event loop left)."""
@@ -200,6 +207,22 @@ class ProcessTree:
             known = list(self.seen.values())
         for info in known:
             signal_process(info, signal.SIGKILL)
+
+
+async def finish_despite_cancellation(future: asyncio.Future[Any]) -> bool:
+    """Wait for ``future`` to finish even if the waiting task is cancelled; True if it was.
+
+    The caller re-raises the cancellation once its cleanup is done.
+    """
+    cancelled = False
+    while not future.done():
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if future.cancelled():
+                break
+            cancelled = True
+    return cancelled
 
 
 @atexit.register

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from rel_telemetry._propagation import _reset_process_parent
+
+MARK = "REL_PROC_TEST"
+
+
+def leftovers(token: str) -> tuple[list[int], list[int]]:
+    """(live processes carrying ``MARK=token``, zombie children of this process)."""
+    live: list[int] = []
+    zombies: list[int] = []
+    me = os.getpid()
+    for proc in psutil.process_iter(["ppid", "status"]):
+        try:
+            if proc.info["status"] == psutil.STATUS_ZOMBIE:
+                if proc.info["ppid"] == me:
+                    zombies.append(proc.pid)
+                continue
+            if proc.pid != me and proc.environ().get(MARK) == token:
+                live.append(proc.pid)
+        except psutil.Error:
+            continue
+    return live, zombies
+
+
+@pytest.fixture
+def token() -> str:
+    """A fresh marker value for this test's processes."""
+    return uuid.uuid4().hex
+
+
+@pytest.fixture
+def mark(token: str) -> Iterator[dict[str, str]]:
+    """Environment marking a test's processes; after the test none may be alive."""
+    yield {MARK: token}
+    live, zombies = leftovers(token)
+    for pid in live:  # do not leak into later tests, but fail this one
+        with contextlib.suppress(OSError):
+            os.kill(pid, 9)
+    assert live == [], f"processes left alive: {live}"
+    assert zombies == [], f"zombie children left: {zombies}"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_trace_parent() -> Iterator[None]:
+    _reset_process_parent()
+    yield
+    _reset_process_parent()
+
+
+PY = sys.executable
+
+
+def script(tmp_path: Path, name: str, body: str) -> str:
+    """Write a Python script and return its path."""
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return str(path)
+
+
+# A shell that starts three sleeping grandchildren and sleeps itself.
+TREE = "sleep 30 & sleep 30 & sleep 30 & sleep 30"
+# A shell that ignores SIGTERM, as do the grandchildren it starts.
+STUBBORN = "trap '' TERM; sleep 30 & sleep 30 & wait"
+# A grandchild that leaves the process group with setsid and is orphaned at once.
+ESCAPED = "(setsid sleep 30 &); sleep 30"
+# A child that closes its stdout and keeps running.
+CLOSES_STDOUT = "exec >&-; sleep 30"

@@ -1,0 +1,117 @@
+"""A randomized run of hundreds of tree scenarios leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import CLOSES_STDOUT, ESCAPED, PY, STUBBORN, TREE, script
+
+DRIVER = """
+    import asyncio, contextlib, json, os, random, sys
+    import psutil
+    from rel_proc import ProcessError, become_subreaper, managed_subprocess, run
+
+    SHELLS = json.loads(sys.argv[1])
+    SCENARIOS, SEED, SUBREAPER = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
+    TOKEN = os.environ["REL_PROC_TEST"]
+
+    def fds():
+        return len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else psutil.Process().num_fds()
+
+    async def scenario(rng):
+        shell = rng.choice(SHELLS)
+        way = rng.choice(["run", "timeout", "cancel", "exception", "block"])
+        grace = rng.choice([0.0, 0.01, 0.03])
+        if way == "run":
+            with contextlib.suppress(ProcessError):
+                await run("sh", "-c", shell, grace=grace, timeout=0.5, max_output=rng.choice([None, 64]))
+        elif way == "timeout":
+            with contextlib.suppress(ProcessError):
+                await run("sh", "-c", shell, grace=grace, timeout=rng.uniform(0.0, 0.1))
+        elif way == "cancel":
+            task = asyncio.ensure_future(run("sh", "-c", shell, grace=grace))
+            await asyncio.sleep(rng.uniform(0, 0.08))
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ProcessError):
+                await task
+        else:
+            with contextlib.suppress(KeyError, ProcessError):
+                async with managed_subprocess("sh", "-c", shell, grace=grace) as proc:
+                    await asyncio.sleep(rng.uniform(0, 0.05))
+                    if way == "exception":
+                        raise KeyError("boom")
+
+    async def main():
+        if SUBREAPER:
+            become_subreaper()
+        await run("true")  # start the watchdog and tracker before counting fds
+        await asyncio.sleep(0.1)
+        before = fds()
+        rng = random.Random(SEED)
+        sem = asyncio.Semaphore(8)
+
+        async def one(r):
+            async with sem:
+                await asyncio.wait_for(scenario(r), 20)
+
+        await asyncio.gather(*(one(random.Random(rng.random())) for _ in range(SCENARIOS)))
+        me = os.getpid()
+        from rel_proc._tree import owner
+        WATCHDOG = owner.watchdog.pid  # carries this process's environment; lives as long as it does
+        live, zombies = [], []
+        for p in psutil.process_iter(["ppid", "status"]):
+            with contextlib.suppress(psutil.Error):
+                if p.info["status"] == psutil.STATUS_ZOMBIE:
+                    if p.info["ppid"] == me:
+                        zombies.append([p.pid, p.name(), os.getpgid(p.pid)])
+                elif p.pid not in (me, WATCHDOG) and p.environ().get("REL_PROC_TEST") == TOKEN:
+                    live.append([p.pid, p.name(), p.info["ppid"], os.getpgid(p.pid), p.status(), " ".join(p.cmdline())])
+        print(json.dumps({"live": live, "zombies": zombies, "fds_before": before, "fds_after": fds()}))
+
+    asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize(
+    "subreaper",
+    [pytest.param(True, marks=pytest.mark.skipif(sys.platform != "linux", reason="Linux only")), False],
+    ids=["subreaper", "plain"],
+)
+def test_randomized_scenarios_leave_nothing(tmp_path: Path, mark: dict[str, str], subreaper: bool) -> None:
+    """300+ random scenarios (trees, SIGTERM-ignorers, setsid, closed stdout; exit, timeout, cancel, error) leak nothing."""
+    shells = [
+        TREE,
+        STUBBORN,
+        ESCAPED,
+        CLOSES_STDOUT,
+        "true",
+        "exit 3",
+        "head -c 200000 /dev/zero",
+        STUBBORN + " & " + ESCAPED,
+    ]
+    count = 320 if subreaper else 160
+    out = subprocess.run(  # noqa: PLW1510 - the return code is asserted with stderr shown
+        [
+            PY,
+            script(tmp_path, "driver.py", DRIVER),
+            json.dumps(shells),
+            str(count),
+            "20261123",
+            "1" if subreaper else "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **mark},
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["live"] == []
+    assert report["fds_after"] == report["fds_before"]
+    if subreaper:
+        assert report["zombies"] == []
