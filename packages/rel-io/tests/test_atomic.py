@@ -215,3 +215,37 @@ def test_large_write_round_trips(tmp_path):
     data = os.urandom(1 << 20)
     atomic_write_bytes(tmp_path / "big", data)
     assert (tmp_path / "big").read_bytes() == data
+
+
+def test_atomic_open_keeps_mode_and_accepts_file_mode(tmp_path):
+    """atomic_open keeps an existing file's mode; file_mode= sets it."""
+    path = tmp_path / "m"
+    path.write_text("old")
+    path.chmod(0o600)
+    with atomic_open(path, "w") as fh:
+        fh.write("new")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with atomic_open(path, "w", file_mode=0o644) as fh:
+        fh.write("newer")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert path.read_text() == "newer"
+
+
+def test_concurrent_writers_never_mix(tmp_path):
+    """Threads rewriting one file concurrently leave one writer's complete content."""
+    import threading
+
+    path = tmp_path / "shared"
+    payloads = [bytes([i]) * 200_000 for i in range(8)]
+
+    def writer(data: bytes) -> None:
+        for _ in range(5):
+            atomic_write_bytes(path, data, durable=False)
+
+    threads = [threading.Thread(target=writer, args=(p,)) for p in payloads]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert path.read_bytes() in payloads
+    assert temps_in(tmp_path) == []

@@ -196,3 +196,37 @@ async def test_async_variants_round_trip(tmp_path):
     assert await async_write_json(tmp_path / "j", {"k": 1}) is True
     assert await async_read_json(tmp_path / "j") == {"k": 1}
     assert json.loads((tmp_path / "j").read_text()) == {"k": 1}
+
+
+def test_ambient_deadline_bounds_a_hung_read(tmp_path):
+    """With no timeout=, an ambient rel deadline still turns a hung read into IOTimeoutError."""
+    from rel_telemetry import deadline_scope
+
+    fifo = tmp_path / "hung2"
+    os.mkfifo(fifo)
+    try:
+        with deadline_scope(0.3), pytest.raises(IOTimeoutError):
+            read_json(fifo)
+    finally:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: read_file(p / "missing"),
+        lambda p: (p / "bad.json").write_text("{") and read_json(p / "bad.json"),
+        lambda p: write_file(p / "no" / "f", "x"),
+    ],
+    ids=["FileReadError", "CorruptFileError", "FileWriteError"],
+)
+def test_every_error_pickles(tmp_path, make):
+    """Each typed error survives a pickle round trip with its class, message, path and extra fields."""
+    with pytest.raises(RelIOError) as info:
+        make(tmp_path)
+    err = info.value
+    again = pickle.loads(pickle.dumps(err))
+    assert type(again) is type(err)
+    assert (str(again), again.path, again.operation) == (str(err), err.path, err.operation)
+    assert getattr(again, "line", None) == getattr(err, "line", None)

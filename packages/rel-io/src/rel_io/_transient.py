@@ -10,6 +10,7 @@ kernel (a dead network mount), harmlessly.
 
 from __future__ import annotations
 
+import contextvars
 import errno
 import math
 import os
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from rel_io._errors import IOTimeoutError
+from rel_io._retry_backend import retry_transient
 from rel_telemetry import cap_timeout
 
 T = TypeVar("T")
@@ -65,8 +67,6 @@ def check_retry_args(max_retries: int, timeout: float | None) -> None:
 
 def with_retries(fn: Callable[[], T], max_retries: int) -> T:
     """Call ``fn``, retrying transient OS errors up to ``max_retries`` times with backoff."""
-    from rel_io._retry_backend import retry_transient  # noqa: PLC0415 - keeps this module import-light
-
     return retry_transient(fn, max_retries, is_transient)
 
 
@@ -84,7 +84,8 @@ def bounded(fn: Callable[[], T], timeout: float | None, operation: str, path: st
         except BaseException as exc:  # handed to the waiting caller below
             errors.append(exc)
 
-    worker = threading.Thread(target=target, name=f"rel-io {operation}", daemon=True)
+    context = contextvars.copy_context()  # the span and the deadline follow the call into the thread
+    worker = threading.Thread(target=context.run, args=(target,), name=f"rel-io {operation}", daemon=True)
     worker.start()
     worker.join(limit)
     if not results and not errors:
