@@ -249,3 +249,11 @@ def test_concurrent_writers_never_mix(tmp_path):
         t.join()
     assert path.read_bytes() in payloads
     assert temps_in(tmp_path) == []
+
+
+def test_long_non_ascii_name(tmp_path):
+    """A target name near the 255-byte limit (multi-byte characters) still gets a valid temp name."""
+    name = "é" * 127  # 254 bytes in UTF-8
+    atomic_write_text(tmp_path / name, "ok")
+    assert (tmp_path / name).read_text() == "ok"
+    assert temps_in(tmp_path) == []

@@ -203,6 +203,30 @@ def test_transient_errno_is_retried(tmp_path, monkeypatch):
     assert failures == 0
 
 
+def test_retries_obey_rel_retry_testing_switch(tmp_path, monkeypatch):
+    """rel-retry's testing switch removes rel-io's retry waits and records the attempts."""
+    import builtins
+
+    from rel_retry import testing
+
+    path = tmp_path / "f"
+    path.write_text("content")
+    real_open = builtins.open
+
+    def always_busy(file, *args, **kwargs):
+        if os.fspath(file) == str(path):
+            raise OSError(errno.EBUSY, os.strerror(errno.EBUSY))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", always_busy)
+    started = time.monotonic()
+    with testing() as record, pytest.raises(FileReadError) as info:
+        read_file(path, max_retries=20)
+    assert time.monotonic() - started < 5  # 20 real backoff waits would take far longer
+    assert info.value.errno == errno.EBUSY
+    assert len(record.failures) == 21
+
+
 def test_permanent_errno_is_not_retried(tmp_path):
     """A permanent error (ENOENT) fails on the first attempt, quickly."""
     with pytest.raises(FileNotFoundError):

@@ -26,10 +26,10 @@ from rel_io._telemetry import io_span, report
 
 PathLike = str | os.PathLike[str]
 
-TEMP_PATTERN = re.compile(r"^\..+\.rel-[0-9a-f]{12}\.tmp$")
+TEMP_PATTERN = re.compile(r"^\..+\.rel-[0-9a-f]{12}\.tmp$", re.DOTALL)
 """Names of rel-io's temp files: ``.<target>.rel-<12 hex>.tmp``."""
 
-_MAX_NAME_IN_TEMP = 200  # keep temp names under the usual 255-byte limit
+_MAX_NAME_IN_TEMP = 200  # bytes: keeps temp names under the usual 255-byte limit
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
@@ -39,7 +39,10 @@ class _FsyncFailed(OSError):
 
 def temp_name_for(name: str) -> str:
     """A fresh temp file name for target file ``name`` (random, matches TEMP_PATTERN)."""
-    return f".{name[:_MAX_NAME_IN_TEMP]}.rel-{os.urandom(6).hex()}.tmp"
+    short = (
+        name if len(name) <= _MAX_NAME_IN_TEMP // 4 else os.fsdecode(os.fsencode(name)[:_MAX_NAME_IN_TEMP])
+    )
+    return f".{short}.rel-{os.urandom(6).hex()}.tmp"
 
 
 def resolve_target(path: PathLike) -> tuple[str, os.stat_result | None]:
