@@ -1,0 +1,98 @@
+"""rel-proc: the cost of a managed `run` of `true`, and how fast a cancelled 50-process tree is dead."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+import subprocess
+import time
+
+from harness import Group
+
+import rel_proc
+from rel_proc import managed_subprocess, run_sync
+
+OBEDIENT_TREE = "for i in $(seq 49); do sleep 30 & done; wait"
+STUBBORN_TREE = "trap '' TERM; for i in $(seq 49); do sleep 30 & done; wait"
+
+
+async def _raw_wait() -> None:
+    proc = await asyncio.create_subprocess_exec("true")
+    await proc.wait()
+
+
+async def _raw_communicate() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        "true", stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    await proc.communicate()
+
+
+async def _rel_no_capture() -> None:
+    await rel_proc.run("true", capture_output=False)
+
+
+async def _rel_no_capture_no_watchdog() -> None:
+    await rel_proc.run("true", capture_output=False, die_with_parent=False)
+
+
+async def _rel_capture() -> None:
+    await rel_proc.run("true")
+
+
+def _cancel_to_dead(shell: str, grace: float, repeat: int) -> float:
+    async def once() -> float:
+        started = asyncio.Event()
+
+        async def body() -> None:
+            async with managed_subprocess("sh", "-c", shell, grace=grace, stdout=None, stderr=None) as proc:
+                import psutil
+
+                while len(psutil.Process(proc.pid).children()) < 49:  # noqa: ASYNC110 - polling another process
+                    await asyncio.sleep(0.005)
+                started.set()
+                await asyncio.sleep(60)
+
+        task = asyncio.ensure_future(body())
+        await started.wait()
+        t0 = time.perf_counter()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return time.perf_counter() - t0
+
+    async def main() -> float:
+        return statistics.median([await once() for _ in range(repeat)])
+
+    return asyncio.run(main())
+
+
+def run(quick: bool) -> list[Group]:
+    repeat = 3 if quick else 7
+    asyncio.run(_rel_capture())  # start the owner-death watchdog once, as a real program would
+    spawn = Group(
+        "run `true` to completion",
+        reference="asyncio create_subprocess_exec + wait",
+        goal="rel run within 1.2x of the raw asyncio path.",
+    )
+    spawn.time_async("asyncio create_subprocess_exec + wait", _raw_wait, repeat=repeat)
+    spawn.time_async("rel run(capture_output=False)", _rel_no_capture, repeat=repeat)
+    spawn.time_async(
+        "rel run(capture_output=False, die_with_parent=False)", _rel_no_capture_no_watchdog, repeat=repeat
+    )
+    spawn.time_async("asyncio create_subprocess_exec + communicate (pipes)", _raw_communicate, repeat=repeat)
+    spawn.time_async("rel run (captures stdout and stderr)", _rel_capture, repeat=repeat)
+    spawn.time("subprocess.run", lambda: subprocess.run(["true"], check=False), repeat=repeat)
+    spawn.time("rel run_sync (new event loop per call)", lambda: run_sync("true"), repeat=repeat)
+
+    grace = 0.2
+    tree = Group(
+        "cancellation to a fully dead 50-process tree",
+        reference="obedient tree (sleep obeys SIGTERM)",
+        goal=f"obedient tree under 50 ms; SIGTERM-ignoring tree at most grace ({grace * 1000:.0f} ms) + 50 ms.",
+    )
+    n = 3 if quick else 5
+    tree.record("obedient tree (sleep obeys SIGTERM)", _cancel_to_dead(OBEDIENT_TREE, grace, n))
+    tree.record(f"SIGTERM-ignoring tree, grace {grace:g}s", _cancel_to_dead(STUBBORN_TREE, grace, n))
+    return [spawn, tree]
