@@ -358,3 +358,47 @@ def test_non_callable_is_a_type_error() -> None:
     """retry_with_backoff rejects what it can neither call nor use as a config."""
     with pytest.raises(TypeError, match="callable"):
         retry_with_backoff(42)  # type: ignore[call-overload]
+
+
+def test_direct_call_of_a_lambda_making_coroutines_retries_the_awaits() -> None:
+    """retry_with_backoff(lambda: coro(), config) awaits and retries, never leaks an unawaited coroutine."""
+    fn = Flaky(ConnectionError("x"), result=4)
+
+    async def fetch() -> int:
+        return fn()
+
+    assert asyncio.run(retry_with_backoff(lambda: fetch(), FAST)) == 4  # noqa: PLW0108 - the lambda is the point
+    assert fn.calls == 2
+
+
+def test_retry_error_pickles() -> None:
+    """RetryError crosses process boundaries with its fields."""
+    import pickle
+
+    error = RetryError("op", 3, {"state": "pending"}, "max_retries=2 reached")
+    clone = pickle.loads(pickle.dumps(error))
+    assert (clone.name, clone.attempts, clone.last_result, clone.reason) == (
+        "op",
+        3,
+        {"state": "pending"},
+        "max_retries=2 reached",
+    )
+    assert str(clone) == str(error)
+
+
+def test_keyboard_interrupt_during_a_sync_wait_propagates() -> None:
+    """An interrupt while sleeping between attempts ends the call at once."""
+    import signal
+    import threading
+
+    fn = Failing(lambda: ConnectionError("down"))
+    timer = threading.Timer(0.2, signal.pthread_kill, args=(threading.main_thread().ident, signal.SIGINT))
+    start = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            retry_with_backoff(fn, RetryConfig(base_delay_seconds=30, max_delay_seconds=30, jitter="none"))
+    finally:
+        timer.cancel()
+    assert time.monotonic() - start < 10
+    assert fn.calls == 1

@@ -113,3 +113,49 @@ def test_attempt_counter_by_outcome(mode: str) -> None:
         invoke(mode, Flaky(ConnectionError("a"), ConnectionError("b"), result=1), FAST)
     assert metrics.value("rel.retry.attempts", **{RETRY_OUTCOME: "success"}) == 2
     assert metrics.value("rel.retry.attempts", **{RETRY_OUTCOME: "failure"}) == 2
+
+
+def test_interrupted_sync_wait_closes_the_span() -> None:
+    """SIGINT during a backoff sleep ends the span as cancelled, with the attempts made."""
+    import signal
+    import threading
+
+    fn = Failing(lambda: ConnectionError("down"))
+    fn.__qualname__ = "slow"  # type: ignore[attr-defined]
+    timer = threading.Timer(0.2, signal.pthread_kill, args=(threading.main_thread().ident, signal.SIGINT))
+    with capture_spans() as spans:
+        timer.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                invoke("call", fn, RetryConfig(base_delay_seconds=30, max_delay_seconds=30, jitter="none"))
+        finally:
+            timer.cancel()
+    span = spans.one("retry slow")
+    assert span.attributes[RETRY_OUTCOME] == "cancelled"
+    assert span.attributes[RETRY_ATTEMPTS] == 1
+
+
+def test_constructing_a_retry_context_opens_no_span() -> None:
+    """A RetryContext built by hand records no span; only the retry loop opens one."""
+    from rel_retry import RetryContext
+
+    with capture_spans() as spans:
+        RetryContext(FAST, "manual")
+    assert spans.names() == []
+
+
+def test_leaving_a_retry_block_early_closes_its_span() -> None:
+    """Breaking out of a retry_context loop while retrying ends the span as cancelled."""
+    from rel_retry import retry_context
+
+    fn = Flaky(ConnectionError("a"), ConnectionError("b"), result=1)
+    with capture_spans() as spans:
+        block = retry_context(FAST, name="left").__iter__()
+        for attempt in block:
+            if attempt.number == 2:
+                break
+            with attempt:
+                fn()
+        block.close()  # type: ignore[attr-defined]
+    assert spans.names() == ["retry left"]
+    assert spans.one("retry left").attributes[RETRY_OUTCOME] == "cancelled"

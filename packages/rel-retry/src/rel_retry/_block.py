@@ -85,19 +85,28 @@ class retry_context:
         number = 1
         while True:
             attempt = Attempt(number, ctx)
-            yield attempt
+            try:
+                yield attempt
+            except GeneratorExit as exc:  # the loop was left early
+                if ctx is not None:
+                    ctx.interrupted(exc, during_attempt=False)
+                raise
             error = attempt.error
             if error is None:
                 self._success(ctx)
                 return
             if ctx is None:
-                ctx = RetryContext(config, self.name, started)
+                ctx = RetryContext.after_failure(config, self.name, started)
             wait = ctx.failed(error)
             if wait is None:
                 ctx.gave_up(error)
                 raise error
             if wait > 0:
-                time.sleep(wait)
+                try:
+                    time.sleep(wait)
+                except BaseException as exc:
+                    ctx.interrupted(exc, during_attempt=False)
+                    raise
             ctx.waited(wait)
             number += 1
 
@@ -110,13 +119,18 @@ class retry_context:
         number = 1
         while True:
             attempt = Attempt(number, ctx)
-            yield attempt
+            try:
+                yield attempt
+            except GeneratorExit as exc:  # the loop was left early
+                if ctx is not None:
+                    ctx.interrupted(exc, during_attempt=False)
+                raise
             error = attempt.error
             if error is None:
                 self._success(ctx)
                 return
             if ctx is None:
-                ctx = RetryContext(config, self.name, started)
+                ctx = RetryContext.after_failure(config, self.name, started)
             wait = ctx.failed(error)
             if wait is None:
                 ctx.gave_up(error)
@@ -124,7 +138,7 @@ class retry_context:
             try:
                 await asyncio.sleep(wait)
             except BaseException as exc:
-                ctx.interrupted(exc)
+                ctx.interrupted(exc, during_attempt=False)
                 raise
             ctx.waited(wait)
             number += 1

@@ -112,7 +112,8 @@ def retry_with_backoff(
       coroutine function;
     * ``retry_with_backoff(fn, config)`` or ``retry_with_backoff(fn,
       max_attempts=3, base_delay=2.0, ...)`` calls ``fn()`` with retries now and
-      returns its result (for a coroutine function it returns the awaitable).
+      returns its result (when ``fn`` is a coroutine function or returns a
+      coroutine, it returns an awaitable that retries the awaits).
       A callable alone, with no config and no options, is decorated, not called.
 
     Keyword options are :class:`RetryConfig` fields, ``max_attempts`` (total
@@ -135,7 +136,11 @@ def retry_with_backoff(
     name = resolved.name or _name_of(fn_or_config)
     if inspect.iscoroutinefunction(fn_or_config):
         return call_async(fn_or_config, (), {}, resolved, name)
-    return call_sync(fn_or_config, (), {}, resolved, name)
+    result = call_sync(fn_or_config, (), {}, resolved, name)
+    if inspect.iscoroutine(result):
+        # `lambda: fetch()` of a coroutine function: retry the awaits, not the coroutine's creation.
+        return call_async(fn_or_config, (), {}, resolved, name, first=result)
+    return result
 
 
 @overload

@@ -37,7 +37,7 @@ def retry_sync(
     result: Any,
 ) -> Any:
     """Continue a call whose first attempt raised ``error`` (or returned a rejected ``result``)."""
-    ctx = RetryContext(config, name, started)
+    ctx = RetryContext.after_failure(config, name, started)
     wait = ctx.failed(error) if error is not None else ctx.rejected(result)
     while True:
         if wait is None:
@@ -47,7 +47,11 @@ def retry_sync(
             ctx.gave_up_on_result()
             raise RetryError(ctx.name, ctx.attempts, result, ctx.stop_reason or "")
         if wait > 0:
-            time.sleep(wait)
+            try:
+                time.sleep(wait)
+            except BaseException as exc:
+                ctx.interrupted(exc, during_attempt=False)
+                raise
         ctx.waited(wait)
         try:
             result = fn(*args, **kwargs)
@@ -79,7 +83,7 @@ async def retry_async(
     result: Any,
 ) -> Any:
     """The async twin of :func:`retry_sync`; waits are ``asyncio.sleep`` and cancel at once."""
-    ctx = RetryContext(config, name, started)
+    ctx = RetryContext.after_failure(config, name, started)
     wait = ctx.failed(error) if error is not None else ctx.rejected(result)
     while True:
         if wait is None:
@@ -91,7 +95,7 @@ async def retry_async(
         try:
             await asyncio.sleep(wait)
         except BaseException as exc:
-            ctx.interrupted(exc)
+            ctx.interrupted(exc, during_attempt=False)
             raise
         ctx.waited(wait)
         try:
@@ -139,13 +143,15 @@ async def call_async(
     kwargs: Mapping[str, Any],
     config: RetryConfig,
     name: str,
+    *,
+    first: Awaitable[Any] | None = None,
 ) -> Any:
-    """The async twin of :func:`call_sync`."""
-    if config.budget is not None:
+    """The async twin of :func:`call_sync`; ``first`` is an already-made first attempt's awaitable."""
+    if config.budget is not None and first is None:
         config.budget.record_call()
     started = time.monotonic()
     try:
-        result = await fn(*args, **kwargs)
+        result = await (fn(*args, **kwargs) if first is None else first)
     except Exception as exc:
         error: BaseException = exc
     else:

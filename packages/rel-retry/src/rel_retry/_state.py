@@ -39,7 +39,7 @@ class RetryContext:
         "stop_reason",
     )
 
-    def __init__(self, config: RetryConfig, name: str, started_at: float | None = None) -> None:
+    def __init__(self, config: RetryConfig, name: str = "operation", started_at: float | None = None) -> None:
         self.config = config
         self.name = config.name or name
         self.started_at = time.monotonic() if started_at is None else started_at
@@ -50,7 +50,17 @@ class RetryContext:
         self.stop_reason: str | None = None
         self.stop_code: str | None = None
         self._previous_wait: float | None = None
-        self._span = CallSpan(self.name, self.started_at)
+        self._span = CallSpan()
+
+    @classmethod
+    def after_failure(cls, config: RetryConfig, name: str, started_at: float) -> RetryContext:
+        """The context of a call whose first attempt, started at ``started_at``, just failed.
+
+        Opens the call's span (back-dated to the first attempt) when tracing is on.
+        """
+        ctx = cls(config, name, started_at)
+        ctx._span.open(ctx.name, started_at)
+        return ctx
 
     # -- read-only views --------------------------------------------------
     @property
@@ -112,9 +122,10 @@ class RetryContext:
         """The last rejected result is final: close the span."""
         self._span.finish(self.attempts, "failure", stop_reason=self.stop_code)
 
-    def interrupted(self, exc: BaseException) -> None:
+    def interrupted(self, exc: BaseException, *, during_attempt: bool = True) -> None:
         """An interrupt or cancellation ended the call: never retried, span closed."""
-        self.attempts += 1
+        if during_attempt:
+            self.attempts += 1
         self._span.finish(self.attempts, "cancelled", exc=exc, stop_reason="interrupted")
 
     # -- policy -----------------------------------------------------------

@@ -46,10 +46,13 @@ class CallSpan:
 
     __slots__ = ("_span", "_token")
 
-    def __init__(self, name: str, started_monotonic: float) -> None:
+    def __init__(self) -> None:
         self._span: Span | None = None
         self._token: Any = None
-        if not tracing_enabled():
+
+    def open(self, name: str, started_monotonic: float) -> None:
+        """Start the span, back-dated to ``started_monotonic``, if anyone is tracing."""
+        if self._span is not None or not tracing_enabled():
             return
         start_ns = time.time_ns() - int((time.monotonic() - started_monotonic) * 1e9)
         self._span = start_span(INSTRUMENTATION, f"retry {name}", {CODE_FUNCTION: name}, start_time=start_ns)
