@@ -87,3 +87,10 @@ async def test_async_directory_variants(tmp_path):
     _tree(tmp_path)
     assert await async_list_dir(tmp_path) == ["src"]
     assert len(await async_scan_dir(tmp_path, recursive=True, include_pattern="*.py")) == 3
+
+
+def test_ensure_dir_mode(tmp_path):
+    """ensure_dir(mode=) creates the directory with that mode, less the umask."""
+    os.umask(0o022)
+    target = ensure_dir(tmp_path / "private", mode=0o750)
+    assert target.stat().st_mode & 0o777 == 0o750

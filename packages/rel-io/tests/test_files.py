@@ -8,6 +8,8 @@ import sys
 
 import pytest
 from conftest import temps_in
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rel_io import (
     CorruptFileError,
@@ -230,3 +232,19 @@ def test_every_error_pickles(tmp_path, make):
     assert type(again) is type(err)
     assert (str(again), again.path, again.operation) == (str(err), err.path, err.operation)
     assert getattr(again, "line", None) == getattr(err, "line", None)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(value=json_values)
+def test_json_round_trip(tmp_path_factory, value):
+    """Whatever JSON value write_json writes, read_json returns equal."""
+    path = tmp_path_factory.mktemp("json") / "v.json"
+    write_json(path, value, durable=False)
+    assert read_json(path) == value

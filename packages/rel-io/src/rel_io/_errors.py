@@ -152,9 +152,11 @@ _SPECIALISED: dict[tuple[type[RelIOError], type[OSError]], type[RelIOError]] = {
 
 
 def _specialise(base: type[RelIOError], builtin: type[OSError]) -> type[RelIOError]:
-    name = f"{base.__name__}_{builtin.__name__}"
-    cls = type(name, (base, builtin), {"__module__": __name__, "__doc__": base.__doc__})
-    globals()[name] = cls  # module-level, so instances pickle by reference
+    qualname = f"{base.__name__}_{builtin.__name__}"
+    cls = type(qualname, (base, builtin), {"__module__": __name__, "__doc__": base.__doc__})
+    cls.__name__ = base.__name__  # what reports and messages show: the public name
+    cls.__qualname__ = qualname  # unique, module-level: instances pickle by reference
+    globals()[qualname] = cls
     return cls
 
 
