@@ -402,3 +402,23 @@ def test_keyboard_interrupt_during_a_sync_wait_propagates() -> None:
         timer.cancel()
     assert time.monotonic() - start < 10
     assert fn.calls == 1
+
+
+def test_config_by_keyword_works_with_partial() -> None:
+    """config= may be given by keyword, so functools.partial(async_retry_with_backoff, config=cfg) works."""
+    import functools
+
+    fn = Flaky(ConnectionError("x"), result=8)
+
+    async def spawn() -> int:
+        return fn()
+
+    policy = functools.partial(async_retry_with_backoff, config=FAST)
+    assert asyncio.run(policy(spawn)) == 8
+    assert retry_with_backoff(Flaky(TimeoutError("y"), result=9), config=FAST) == 9
+
+    @retry_with_backoff(config=FAST)
+    def decorated() -> int:
+        return 10
+
+    assert decorated() == 10

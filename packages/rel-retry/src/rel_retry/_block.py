@@ -72,7 +72,7 @@ class retry_context:
 
     __slots__ = ("config", "name")
 
-    def __init__(self, config: RetryConfig | None = None, /, **options: Any) -> None:
+    def __init__(self, config: RetryConfig | None = None, **options: Any) -> None:
         self.config = resolve_config(config, options)
         self.name = self.config.name or "block"
 

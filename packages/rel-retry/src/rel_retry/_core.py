@@ -98,11 +98,11 @@ def retry_with_backoff(
 @overload
 def retry_with_backoff(fn: Callable[P, R], /) -> Callable[P, R]: ...
 @overload
-def retry_with_backoff(fn: Callable[[], R], config: RetryConfig | None = None, /, **options: Any) -> R: ...
+def retry_with_backoff(fn: Callable[[], R], /, config: RetryConfig | None = None, **options: Any) -> R: ...
 def retry_with_backoff(
     fn_or_config: Callable[..., Any] | RetryConfig | None = None,
-    config: RetryConfig | None = None,
     /,
+    config: RetryConfig | None = None,
     **options: Any,
 ) -> Any:
     """Retry with exponential backoff: as a decorator or as a direct call.
@@ -116,7 +116,8 @@ def retry_with_backoff(
       coroutine, it returns an awaitable that retries the awaits).
       A callable alone, with no config and no options, is decorated, not called.
 
-    Keyword options are :class:`RetryConfig` fields, ``max_attempts`` (total
+    ``config`` may also be passed by keyword (``config=cfg``, handy with
+    ``functools.partial``). Keyword options are :class:`RetryConfig` fields, ``max_attempts`` (total
     attempts) or the aliases ``base_delay``, ``max_delay``, ``retry_delay``,
     ``backoff_factor``, ``exceptions_to_retry``. The final failure re-raises the
     last exception itself with a note (attempts, time, why it stopped); a
@@ -124,9 +125,9 @@ def retry_with_backoff(
     an unknown option and ValueError for a bad value.
     """
     if fn_or_config is None or isinstance(fn_or_config, RetryConfig):
-        if config is not None:
-            raise TypeError("retry_with_backoff takes one RetryConfig; got two positional configs")
-        resolved = resolve_config(fn_or_config, options)
+        if fn_or_config is not None and config is not None:
+            raise TypeError("retry_with_backoff takes one RetryConfig; got two")
+        resolved = resolve_config(fn_or_config or config, options)
         return lambda fn: _decorate(fn, resolved)
     if not callable(fn_or_config):
         raise TypeError(f"retry_with_backoff expects a callable or a RetryConfig, got {fn_or_config!r}")
@@ -149,12 +150,12 @@ def async_retry_with_backoff(
 ) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Coroutine[Any, Any, T]]]: ...
 @overload
 def async_retry_with_backoff(
-    fn: Callable[[], Awaitable[T]], config: RetryConfig | None = None, /, **options: Any
+    fn: Callable[[], Awaitable[T]], /, config: RetryConfig | None = None, **options: Any
 ) -> Coroutine[Any, Any, T]: ...
 def async_retry_with_backoff(
     fn_or_config: Callable[[], Awaitable[Any]] | RetryConfig | None = None,
-    config: RetryConfig | None = None,
     /,
+    config: RetryConfig | None = None,
     **options: Any,
 ) -> Any:
     """Await ``fn()`` with retries: ``await async_retry_with_backoff(fn, config)``.
@@ -165,9 +166,9 @@ def async_retry_with_backoff(
     functions. Options and failure semantics as :func:`retry_with_backoff`.
     """
     if fn_or_config is None or isinstance(fn_or_config, RetryConfig):
-        if config is not None:
-            raise TypeError("async_retry_with_backoff takes one RetryConfig; got two positional configs")
-        resolved = resolve_config(fn_or_config, options)
+        if fn_or_config is not None and config is not None:
+            raise TypeError("async_retry_with_backoff takes one RetryConfig; got two")
+        resolved = resolve_config(fn_or_config or config, options)
         return lambda fn: _decorate_async(fn, resolved, resolved.name or _name_of(fn))
     if not callable(fn_or_config):
         raise TypeError(f"async_retry_with_backoff expects a callable or a RetryConfig, got {fn_or_config!r}")
