@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 from conftest import Failing, Flaky, invoke
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tenacity import stop_after_attempt, wait_fixed
 
 from rel_retry import (
@@ -422,3 +424,18 @@ def test_config_by_keyword_works_with_partial() -> None:
         return 10
 
     assert decorated() == 10
+
+
+@settings(max_examples=60, deadline=None)
+@given(failures=st.integers(min_value=0, max_value=8), max_retries=st.integers(min_value=0, max_value=6))
+def test_attempt_count_property(failures: int, max_retries: int) -> None:
+    """k transient failures under max_retries=m: min(k, m) + 1 calls, success exactly when k <= m."""
+    fn = Flaky(*[ConnectionError(str(i)) for i in range(failures)], result="ok")
+    with testing():
+        if failures <= max_retries:
+            assert retry_with_backoff(fn, RetryConfig(max_retries=max_retries)) == "ok"
+        else:
+            with pytest.raises(ConnectionError) as info:
+                retry_with_backoff(fn, RetryConfig(max_retries=max_retries))
+            assert f"after {max_retries + 1} attempt(s)" in info.value.__notes__[0]
+    assert fn.calls == min(failures, max_retries) + 1
