@@ -17,7 +17,6 @@ import socket
 import sys
 import time
 from types import TracebackType
-from typing import Any
 
 import filelock
 
@@ -221,10 +220,17 @@ def _pid_from_proc_locks(lock_file: PathLike) -> int | None:
     return None
 
 
-def file_lock(path: PathLike, timeout: float | None = None, **kwargs: Any) -> FileLock:
+def file_lock(
+    path: PathLike,
+    timeout: float | None = None,
+    *,
+    poll_interval: float = DEFAULT_POLL_INTERVAL,
+    record_holder: bool = True,
+) -> FileLock:
     """Return a fresh :class:`FileLock` on ``path``: ``with file_lock("x.lock", timeout=5):``.
 
     ``path`` is the lock file itself. To guard a data file use
     ``file_lock(lock_path_for(data))``, the lock :func:`update_json` takes.
+    Raises ValueError for an invalid ``timeout`` or ``poll_interval``.
     """
-    return FileLock(path, timeout=timeout, **kwargs)
+    return FileLock(path, timeout=timeout, poll_interval=poll_interval, record_holder=record_holder)
