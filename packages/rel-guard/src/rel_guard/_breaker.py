@@ -207,6 +207,7 @@ class CircuitBreaker:
         # The core's closed-state checks, inlined: no timing, no timeout, no result predicate.
         core = self._core
         fallback = self._fallback_or_raise
+        has_fallback = self.config.fallback_function is not None
         on_exception = core.on_exception
         on_success = core.on_success
 
@@ -214,10 +215,13 @@ class CircuitBreaker:
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             permit = core.closed_permit
             if permit < 0:
-                try:
+                if not has_fallback:
                     permit = core.acquire_slow()
-                except CircuitBreakerOpenError as refused:
-                    return cast(R, fallback(refused, args, kwargs))
+                else:
+                    try:
+                        permit = core.acquire_slow()
+                    except CircuitBreakerOpenError as refused:
+                        return cast(R, fallback(refused, args, kwargs))
             try:
                 result = fn(*args, **kwargs)
             except BaseException as error:
@@ -236,6 +240,7 @@ class CircuitBreaker:
     def _fast_async(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         core = self._core
         fallback = self._fallback_or_raise
+        has_fallback = self.config.fallback_function is not None
         on_exception = core.on_exception
         on_success = core.on_success
 
@@ -243,11 +248,14 @@ class CircuitBreaker:
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             permit = core.closed_permit
             if permit < 0:
-                try:
+                if not has_fallback:
                     permit = core.acquire_slow()
-                except CircuitBreakerOpenError as refused:
-                    result = fallback(refused, args, kwargs)
-                    return cast(R, await result if inspect.isawaitable(result) else result)
+                else:
+                    try:
+                        permit = core.acquire_slow()
+                    except CircuitBreakerOpenError as refused:
+                        result = fallback(refused, args, kwargs)
+                        return cast(R, await result if inspect.isawaitable(result) else result)
             try:
                 value = await fn(*args, **kwargs)
             except BaseException as error:

@@ -36,6 +36,7 @@ from rel_guard._telemetry import (
     BREAKER_TRANSITIONS,
     add_span_event,
     metrics_enabled,
+    tracing_enabled,
 )
 from rel_guard._windows import CountWindow, TimeWindow
 from rel_telemetry import attributes
@@ -198,13 +199,14 @@ class BreakerCore:
             self.dispatch()
         if permit != NO_PERMIT:
             return permit
-        error = CircuitBreakerOpenError(self.name, state.value, retry_after)
+        error = CircuitBreakerOpenError(self.name, state._value_, retry_after)
         if metrics_enabled():
-            BREAKER_REJECTIONS.add(1, {**self._metric_attrs, attributes.GUARD_BREAKER_STATE: state.value})
-        add_span_event(
-            "rel.guard.breaker.rejected",
-            {attributes.GUARD_NAME: self.name, attributes.GUARD_BREAKER_STATE: state.value},
-        )
+            BREAKER_REJECTIONS.add(1, {**self._metric_attrs, attributes.GUARD_BREAKER_STATE: state._value_})
+        if tracing_enabled():
+            add_span_event(
+                "rel.guard.breaker.rejected",
+                {attributes.GUARD_NAME: self.name, attributes.GUARD_BREAKER_STATE: state._value_},
+            )
         if cause is not None:
             raise error from cause
         raise error

@@ -20,17 +20,22 @@ class CircuitBreakerOpenError(GuardError):
     """
 
     def __init__(self, name: str, state: str, retry_after: float | None) -> None:
+        # The message is built only when shown: refusals are frequent and cheap.
+        super().__init__(name, state, retry_after)
         self.name = name
         self.state = state
         self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        retry_after = self.retry_after
         if retry_after is None:
             when = "it stays open until reset()"
         elif retry_after > 0:
             when = f"it lets a probe call through in {retry_after:.3g} s"
         else:
             when = "its probe calls are in flight"
-        super().__init__(
-            f"circuit breaker {name!r} is {state} and refused the call; {when}. "
+        return (
+            f"circuit breaker {self.name!r} is {self.state} and refused the call; {when}. "
             "Serve a fallback or fail fast instead of calling the dependency."
         )
 
