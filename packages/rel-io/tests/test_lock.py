@@ -163,3 +163,19 @@ async def test_async_acquire_cancellation_leaves_lock_free(tmp_path):
 def test_lock_path_for_is_beside_data(tmp_path):
     """The data file's lock sits beside it as <name>.lock."""
     assert lock_path_for(tmp_path / "d.json") == os.fspath(tmp_path / "d.json") + ".lock"
+
+
+def test_foreign_lock_file_content_is_left_alone(tmp_path):
+    """A lock file holding something other than a holder record is not overwritten."""
+    path = tmp_path / "foreign.lock"
+    path.write_bytes(b"someone else's marker\n")
+    with FileLock(path, timeout=1):
+        pass
+    assert path.read_bytes() == b"someone else's marker\n"
+
+
+def test_holder_record_written(tmp_path):
+    """The holder records its pid and host in the lock file."""
+    path = tmp_path / "rec.lock"
+    with FileLock(path, timeout=1):
+        assert path.read_text().split() == [f"pid={os.getpid()}", f"host={socket.gethostname()}"]

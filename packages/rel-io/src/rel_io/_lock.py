@@ -164,6 +164,9 @@ class FileLock:
             return
         record = f"pid={os.getpid()} host={_HOST}\n".encode()[:_HOLDER_RECORD_LEN]
         with contextlib.suppress(OSError, AttributeError):  # a courtesy for messages; the lock holds
+            head = os.pread(fd, 4, 0)
+            if head and head != b"pid=":
+                return  # not our record (filelock's own marker on a filesystem without flock): leave it
             os.pwrite(fd, record.ljust(_HOLDER_RECORD_LEN, b" "), 0)
 
     def _timeout_error(self, waited: float) -> LockTimeoutError:
