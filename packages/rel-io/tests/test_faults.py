@@ -82,8 +82,15 @@ def test_sigkill_during_rewrites_leaves_one_complete_version(tmp_path):
             zygote.stdin.write(f"{(kill + 1) * 1_000_000}\n")
             zygote.stdin.flush()
             pid = int(zygote.stdout.readline())
-            # Kill at a random instant: often mid-write, sometimes between writes.
-            time.sleep(rng.uniform(0.0, 0.03))
+            if kill % 2 == 0:
+                # Let this writer finish at least one version first, however loaded the machine is.
+                give_up = time.monotonic() + 10
+                while _check_complete(path) < (kill + 1) * 1_000_000 and time.monotonic() < give_up:
+                    time.sleep(0.001)
+                time.sleep(rng.uniform(0.0, 0.005))
+            else:
+                # Kill at a random instant: often mid-write, sometimes between writes.
+                time.sleep(rng.uniform(0.0, 0.03))
             os.kill(pid, signal.SIGKILL)
             assert zygote.stdout.readline().strip() == "reaped"
             seen.add(_check_complete(path))
