@@ -96,6 +96,7 @@ def test_missing_parent_is_file_write_error(tmp_path):
         atomic_write_json(path, {})
     assert isinstance(info.value, FileNotFoundError)
     assert str(path) in str(info.value)
+    assert "ensure_dir" in str(info.value)
     assert info.value.path == str(path)
     report = get_error_reports(operation="atomic_write", limit=1)[0]
     assert report.path == str(path)

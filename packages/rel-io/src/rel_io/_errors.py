@@ -205,6 +205,8 @@ def from_os_error(base: type[E], operation: str, path: str | os.PathLike[str], e
     """Wrap ``exc`` (raised by ``operation`` on ``path``) in ``base``, errno kept."""
     where = os.fspath(path)
     hint = hint_for(exc.errno)
+    if exc.errno == _errno.ENOENT and issubclass(base, FileWriteError):
+        hint = "the parent directory does not exist: create it first (ensure_dir)"
     message = f"{operation} failed for {where!r}: {describe_os_error(exc)}"
     if hint:
         message += f"; {hint}"
