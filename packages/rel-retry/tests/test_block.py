@@ -117,3 +117,24 @@ def test_retry_context_tracks_the_call() -> None:
     assert len(ctx.delays) == 2
     assert ctx.total_delay == pytest.approx(sum(ctx.delays))
     assert ctx.elapsed >= ctx.total_delay
+
+
+@pytest.mark.parametrize("jitter", ["full", "equal", "decorrelated", "none"])
+def test_seeded_waits_repeat_exactly(jitter: str) -> None:
+    """Two runs of the same seeded policy wait exactly the same amounts."""
+    config = RetryConfig(base_delay_seconds=0.001, max_delay_seconds=0.02, jitter_seed=99, jitter=jitter)  # type: ignore[arg-type]
+
+    def waits() -> list[float]:
+        fn = Flaky(*[ConnectionError("x")] * 3, result=1)
+        ctx = None
+        for attempt in retry_context(config):
+            with attempt:
+                ctx = attempt.context
+                fn()
+        assert ctx is not None
+        return list(ctx.delays)
+
+    first = waits()
+    assert len(first) == 3
+    assert first == waits()
+    assert all(0.0 <= w <= 0.02 for w in first)

@@ -14,8 +14,6 @@ from rel_retry._telemetry import count_attempt
 from rel_retry._telemetry import metrics_on as _metrics_on
 from rel_retry._testing import SWITCH, RecordedAttempt
 
-_EMPTY: Mapping[str, Any] = {}
-
 
 def first_success(name: str) -> None:
     """Count and record a first-time success (only called when metrics or testing is on)."""

@@ -22,7 +22,11 @@ class RetryContext:
 
     The retry loop creates one when the first attempt fails (a call that
     succeeds first time never builds one); :func:`retry_context` hands it to
-    blocks. ``stop_reason`` is set once the policy gives up.
+    blocks as ``attempt.context``. ``stop_reason`` (text) and ``stop_code``
+    (``max_retries``, ``timeout``, ``deadline``, ``budget``, ``not_retryable``,
+    ``stop_condition``) are set once the policy gives up. The methods
+    ``failed``, ``rejected``, ``waited``, ``succeeded`` and ``gave_up`` are how
+    a retry loop reports to it; a hand-written loop may use them too.
     """
 
     __slots__ = (
@@ -46,7 +50,7 @@ class RetryContext:
         self.attempts = 0
         self.delays: list[float] = []
         self.last_error: BaseException | None = None
-        self.last_result: Any = _NO_RESULT
+        self.last_result: Any = None
         self.stop_reason: str | None = None
         self.stop_code: str | None = None
         self._previous_wait: float | None = None
@@ -171,7 +175,10 @@ class RetryContext:
             wait = calculate_backoff(self.attempts - 1, config, self._previous_wait)
         hint = None if exc is None else retry_after_seconds(exc)
         if hint is not None:
-            wait = min(hint, config.max_delay_seconds)
+            # A hint is the earliest moment the callee accepts another call: it can
+            # lengthen the backoff, never shorten it (a "retry now" hint from many
+            # callers at once would otherwise turn into a busy loop).
+            wait = min(max(wait, hint), config.max_delay_seconds)
         if record is not None:
             wait = 0.0
 
