@@ -516,3 +516,45 @@ def test_decorated_function_keeps_its_metadata() -> None:
 
     assert documented.__name__ == "documented"
     assert documented.__doc__ == "Docs."
+
+
+def test_a_raising_result_predicate_counts_a_failure_and_propagates(clock: FakeClock) -> None:
+    """If result_is_failure itself raises, the call counts as failed and the error surfaces."""
+
+    def predicate(result: Any) -> bool:
+        raise KeyError("status")
+
+    breaker = make(clock, failure_threshold=1, result_is_failure=predicate)
+    with pytest.raises(KeyError):
+        breaker.call(lambda: {"body": ""})
+    assert breaker.state is CircuitState.OPEN
+
+
+def test_a_raising_exception_predicate_counts_a_failure(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A buggy expected_exception predicate is logged and the call counted as failed."""
+
+    def predicate(exc: BaseException) -> bool:
+        raise RuntimeError("predicate bug")
+
+    breaker = make(clock, failure_threshold=1, expected_exception=predicate)
+    with pytest.raises(ConnectionError):
+        breaker.call(boom(ConnectionError()))
+    assert breaker.state is CircuitState.OPEN
+    assert "predicate" in caplog.text
+
+
+def test_stale_outcomes_do_not_disturb_a_new_state(clock: FakeClock) -> None:
+    """A call admitted before the breaker opened cannot close or re-open it when it finishes."""
+    import contextvars
+
+    breaker = make(clock, failure_threshold=1)
+    slow_call = contextvars.copy_context()
+    slow_call.run(breaker.__enter__)
+    with pytest.raises(ConnectionError):
+        breaker.call(boom(ConnectionError()))
+    assert breaker.state is CircuitState.OPEN
+    slow_call.run(breaker.__exit__, None, None, None)
+    assert breaker.state is CircuitState.OPEN
+    assert breaker.stats().successes == 1

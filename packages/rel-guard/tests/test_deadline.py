@@ -169,3 +169,11 @@ def test_deadline_error_message_and_pickling() -> None:
     assert isinstance(error, TimeoutError)
     again = pickle.loads(pickle.dumps(DeadlineExceededError("late", seconds=2.0)))
     assert (str(again), again.seconds) == ("late", 2.0)
+
+
+async def test_deadline_propagates_to_worker_threads() -> None:
+    """asyncio.to_thread carries the ambient deadline into the worker thread."""
+    async with deadline(5):
+        left = await asyncio.to_thread(remaining)
+    assert left is not None
+    assert 0 < left <= 5
