@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
@@ -29,9 +30,11 @@ def _flaky(failures: int) -> tuple[list[float], object]:
 def test_zero_hint_keeps_the_backoff() -> None:
     """A hint of 0 never shortens the computed backoff: no busy loop of immediate retries."""
     calls, fn = _flaky(3)
-    config = RetryConfig(base_delay_seconds=0.05, multiplier=1.0, jitter="none", retryable_exceptions=(RetryNow,))
+    config = RetryConfig(
+        base_delay_seconds=0.05, multiplier=1.0, jitter="none", retryable_exceptions=(RetryNow,)
+    )
     assert retry_with_backoff(fn, config) == "ok"
-    gaps = [b - a for a, b in zip(calls, calls[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(calls)]
     assert len(gaps) == 3
     assert all(gap >= 0.04 for gap in gaps)
 
@@ -63,7 +66,9 @@ async def test_zero_hint_keeps_the_backoff_async() -> None:
         await asyncio.sleep(0)
         return fn()  # type: ignore[operator]
 
-    config = RetryConfig(base_delay_seconds=0.05, multiplier=1.0, jitter="none", retryable_exceptions=(RetryNow,))
+    config = RetryConfig(
+        base_delay_seconds=0.05, multiplier=1.0, jitter="none", retryable_exceptions=(RetryNow,)
+    )
     assert await async_retry_with_backoff(afn, config) == "ok"
     assert calls[2] - calls[0] >= 0.08
 
