@@ -1,23 +1,13 @@
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
+from retry_helpers import MODES
 
-from rel_retry import (
-    RetryConfig,
-    async_retry_with_backoff,
-    registered_failure_rules,
-    retry_with_backoff,
-    set_testing,
-    unregister_failure_rule,
-)
+from rel_retry import registered_failure_rules, set_testing, unregister_failure_rule
 from rel_retry._testing import SWITCH
 from rel_telemetry._propagation import _reset_process_parent
-
-MODES = ["call", "decorate", "async_call", "async_decorate"]
 
 
 @pytest.fixture(autouse=True)
@@ -30,55 +20,6 @@ def _clean_state() -> Iterator[None]:
     for rule in registered_failure_rules():
         unregister_failure_rule(rule)
     _reset_process_parent()
-
-
-class Flaky:
-    """Raises the queued exceptions in order, then returns ``result``; counts calls."""
-
-    def __init__(self, *errors: BaseException, result: Any = "ok") -> None:
-        self.errors = list(errors)
-        self.result = result
-        self.calls = 0
-
-    def __call__(self) -> Any:
-        self.calls += 1
-        if self.errors:
-            raise self.errors.pop(0)
-        return self.result
-
-
-class Failing:
-    """Raises a fresh exception from ``factory`` on every call; counts calls."""
-
-    def __init__(self, factory: Callable[[], BaseException]) -> None:
-        self.factory = factory
-        self.calls = 0
-
-    def __call__(self) -> Any:
-        self.calls += 1
-        raise self.factory()
-
-
-def invoke(mode: str, behaviour: Callable[[], Any], config: RetryConfig | None = None, **options: Any) -> Any:
-    """Run ``behaviour`` under the policy in one of the four forms (sync/async, call/decorate)."""
-    config = config or RetryConfig()
-    if mode == "call":
-        return retry_with_backoff(behaviour, config, **options)
-    if mode == "decorate":
-
-        def plain() -> Any:
-            return behaviour()
-
-        plain.__qualname__ = getattr(behaviour, "__qualname__", "plain")
-        return retry_with_backoff(config, **options)(plain)()
-
-    async def coro() -> Any:
-        return behaviour()
-
-    coro.__qualname__ = getattr(behaviour, "__qualname__", "coro")
-    if mode == "async_call":
-        return asyncio.run(async_retry_with_backoff(coro, config, **options))
-    return asyncio.run(retry_with_backoff(config, **options)(coro)())
 
 
 @pytest.fixture(params=MODES)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import Flaky
+from retry_helpers import Flaky
 
 from rel_retry import Attempt, RetryConfig, retry_context
 from rel_telemetry.testing import capture_spans

@@ -4,7 +4,7 @@ import threading
 import time
 
 import pytest
-from conftest import Failing, invoke
+from retry_helpers import Failing, invoke
 
 from rel_retry import RetryBudget, RetryConfig, testing
 

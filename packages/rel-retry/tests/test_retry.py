@@ -6,9 +6,9 @@ import time
 from typing import Any
 
 import pytest
-from conftest import Failing, Flaky, invoke
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from retry_helpers import Failing, Flaky, invoke
 from tenacity import stop_after_attempt, wait_fixed
 
 from rel_retry import (

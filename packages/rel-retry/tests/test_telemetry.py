@@ -4,8 +4,8 @@ import asyncio
 import time
 
 import pytest
-from conftest import Failing, Flaky, invoke
 from opentelemetry.trace import StatusCode
+from retry_helpers import Failing, Flaky, invoke
 
 from rel_retry import RetryConfig, async_retry_with_backoff
 from rel_telemetry import traced

@@ -3,7 +3,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import Failing, Flaky, invoke
+from retry_helpers import Failing, Flaky, invoke
 
 from rel_retry import RetryConfig, TestingRecord, is_testing, set_testing, testing
 
