@@ -185,6 +185,7 @@ def test_failed_fsync_is_not_retried(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert calls == 1
     assert info.value.errno == errno.EIO
+    assert info.value.fsync_failed is True
     assert path.read_text() == "old"
     assert temps_in(tmp_path) == []
 

@@ -158,7 +158,7 @@ class PendingReplace:
             return exc
         err = from_os_error(FileWriteError, self.operation, self.target, exc)
         if isinstance(exc, _FsyncFailed):
-            err.fsync_failed = True  # type: ignore[attr-defined]
+            err.fsync_failed = True
             if replaced:
                 err.message += " (the new content is in place but may not be durable)"
         return err

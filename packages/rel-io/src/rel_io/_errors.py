@@ -58,7 +58,13 @@ class FileReadError(RelIOError, OSError):
 
 
 class FileWriteError(RelIOError, OSError):
-    """Writing a file failed; the previous content, if any, is intact."""
+    """Writing a file failed; the previous content, if any, is intact.
+
+    ``fsync_failed`` is True when the failure was an fsync, which is never
+    retried (the kernel may already have dropped the data).
+    """
+
+    fsync_failed: bool = False
 
 
 class DirectoryOperationError(RelIOError, OSError):
