@@ -39,6 +39,12 @@ from rel_checkpoint._rundir import (
     list_checkpoints,
     load_checkpoint,
 )
+from rel_checkpoint._verify import (
+    EventLogVerification,
+    RunVerification,
+    verify_event_log,
+    verify_run_dir,
+)
 from rel_checkpoint._version import __version__
 
 __all__ = [
@@ -67,6 +73,10 @@ __all__ = [
     "ResumeResult",
     "Run",
     "Step",
+    "EventLogVerification",
+    "RunVerification",
+    "verify_event_log",
+    "verify_run_dir",
     "get_incomplete_workers",
     "resume_run",
     # errors

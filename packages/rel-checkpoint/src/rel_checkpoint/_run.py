@@ -19,8 +19,13 @@ from rel_checkpoint._rundir import (
     parse_snapshot,
     snapshot_fields,
 )
-from rel_checkpoint._telemetry import checkpoint_span
+from rel_checkpoint._telemetry import INSTRUMENTATION, checkpoint_span
 from rel_io import atomic_write_json, ensure_dir
+from rel_telemetry import traced
+from rel_telemetry.attributes import CHECKPOINT_RUN_ID
+
+STEP_ATTRIBUTE = "rel.checkpoint.step"
+STEP_DONE_ATTRIBUTE = "rel.checkpoint.step_already_done"
 
 PathLike = str | os.PathLike[str]
 
@@ -34,30 +39,49 @@ class Step:
     before the ``with`` statement returns; an exception records nothing.
     """
 
-    __slots__ = ("done", "name", "run")
+    __slots__ = ("_span", "done", "name", "run")
 
     def __init__(self, run: Run, name: str) -> None:
         self.run = run
         self.name = name
         self.done = name in run.completed
+        # One span covers the step's body and its completion record, so the
+        # work done inside (retries, writes, subprocesses) nests under it.
+        self._span = traced(
+            "checkpoint.step",
+            {STEP_ATTRIBUTE: name, CHECKPOINT_RUN_ID: run.run_id, STEP_DONE_ATTRIBUTE: self.done},
+            scope=INSTRUMENTATION,
+        )
 
     def __enter__(self) -> Step:
+        self._span.__enter__()
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if exc_type is None and not self.done:
-            self.run.mark_completed(self.name)
+        try:
+            if exc_type is None and not self.done:
+                self.run.mark_completed(self.name)
+        except BaseException as error:
+            self._span.__exit__(type(error), error, error.__traceback__)
+            raise
+        self._span.__exit__(exc_type, exc, tb)
 
     async def __aenter__(self) -> Step:
+        self._span.__enter__()
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if exc_type is None and not self.done:
-            await asyncio.to_thread(self.run.mark_completed, self.name)
+        try:
+            if exc_type is None and not self.done:
+                await asyncio.to_thread(self.run.mark_completed, self.name)
+        except BaseException as error:
+            self._span.__exit__(type(error), error, error.__traceback__)
+            raise
+        self._span.__exit__(exc_type, exc, tb)
 
 
 class Run:
