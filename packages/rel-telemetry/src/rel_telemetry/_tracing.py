@@ -8,7 +8,7 @@ import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, ParamSpec, TypeVar, cast, overload
+from typing import Any, ParamSpec, TypeVar, cast
 
 from opentelemetry import context as _context_api
 from opentelemetry import trace as _trace_api
@@ -191,11 +191,7 @@ class traced:
         self.__exit__(exc_type, exc, tb)
 
     # -- decorator ---------------------------------------------------------
-    @overload
-    def __call__(self, fn: Callable[P, R]) -> Callable[P, R]: ...
-    @overload
-    def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]: ...
-    def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]:
+    def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
         name: str = self._name or getattr(fn, "__qualname__", None) or repr(fn)
         scope = (
             _scope(self._scope)
@@ -222,7 +218,7 @@ class traced:
                     _context_api.detach(token)
                     span.end()
 
-            return async_wrapper
+            return cast(Callable[P, R], async_wrapper)
 
         @functools.wraps(fn)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
@@ -239,7 +235,7 @@ class traced:
                 _context_api.detach(token)
                 span.end()
 
-        return wrapper
+        return cast(Callable[P, R], wrapper)
 
 
 def current_trace_ids() -> tuple[str | None, str | None]:
