@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from otlp_receiver import OtlpReceiver
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import rel_telemetry
+    from rel_io import atomic_write_json
+    from rel_proc import run_sync
+    from rel_retry import RetryConfig, retry_with_backoff
+
+    provider = rel_telemetry.configure(service_name="otlp-test", exporter="otlp", batch=False)
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 2:
+            raise ConnectionError("blip")
+        atomic_write_json(sys.argv[1], {"ok": True})
+
+    with rel_telemetry.traced("job"):
+        retry_with_backoff(flaky, RetryConfig(max_retries=2, base_delay_seconds=0.01))
+        run_sync(sys.executable, "-c", "pass", timeout=30, check=True)
+    provider.force_flush()
+    provider.shutdown()
+    """
+)
+
+
+def test_spans_reach_an_otlp_receiver(tmp_path: Path, otlp_receiver: OtlpReceiver) -> None:
+    """rel's spans exported over OTLP/HTTP decode with opentelemetry-proto: names, parents, attributes."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp_receiver.endpoint
+    subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp_path / "out.json")], env=env, check=True, timeout=120
+    )
+    spans = {s.name: s for s in otlp_receiver.spans}
+    job = spans["job"]
+    retry = next(s for s in otlp_receiver.spans if s.name.startswith("retry "))
+    write = spans["io.atomic_write"]
+    proc = next(s for s in otlp_receiver.spans if s.name.startswith("proc.run"))
+    assert {s.trace_id for s in (job, retry, write, proc)} == {job.trace_id}
+    assert job.parent_span_id == ""
+    assert retry.parent_span_id == job.span_id
+    assert proc.parent_span_id == job.span_id
+    assert write.parent_span_id in {retry.span_id, job.span_id}
+    assert retry.attributes["rel.retry.attempts"] == 2
+    assert retry.scope == "rel_retry"
+    assert write.scope == "rel_io"
+    assert "rel.io.path" in write.attributes
+    assert isinstance(proc.attributes["rel.proc.pid"], int)
+    assert proc.attributes["rel.proc.exit_code"] == 0
+    assert job.service == "otlp-test"
