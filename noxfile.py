@@ -230,7 +230,9 @@ def build(session: nox.Session) -> None:
         python = str(venv / ("Scripts" if os.name == "nt" else "bin") / "python")
         session.run(uv, "pip", "install", "--quiet", "--python", python, *wheels, external=True)
         module = name.replace("-", "_")
-        session.run(python, "-c", f"import {module}; print({module}.__name__, {module}.__version__)", external=True)
+        session.run(
+            python, "-c", f"import {module}; print({module}.__name__, {module}.__version__)", external=True
+        )
 
 
 @nox.session
@@ -256,7 +258,7 @@ def demo(session: nox.Session) -> None:
     """The main job: the resumable batch pipeline demo of the whole stack."""
     if "rel-all" in PACKAGES:
         _install(session, *_all_packages_with_extras())
-        session.run("rel", "demo", *session.posargs)
+        session.run("rel", "demo", *(session.posargs or ["--trace"]))
     else:
         _install(session, f"{PACKAGES['rel-telemetry']['dir']}[sdk]")
         session.run("python", str(ROOT / "packages" / "rel-telemetry" / "examples" / "demo.py"))
@@ -271,7 +273,6 @@ def ci(session: nox.Session) -> None:
     for name in PACKAGES:
         for resolution in RESOLUTIONS:
             session.notify(f"tests-{name}(resolution='{resolution}')")
-    if (ROOT / "integration_tests").is_dir() and any((ROOT / "integration_tests").glob("test_*.py")):
-        session.notify("integration")
+    session.notify("integration")
     session.notify("build")
     session.notify("docs")

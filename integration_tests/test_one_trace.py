@@ -36,7 +36,9 @@ def test_checkpointed_step_retries_writes_and_runs_a_child_in_one_trace(tmp_path
     step = spans.one("checkpoint.step")
     trace_id = step.context.trace_id
     retry = next(s for s in spans if s.name.startswith("retry "))
-    write = spans.one("io.atomic_write")
+    write = next(
+        s for s in spans.named("io.atomic_write") if (s.attributes or {}).get("rel.io.path") == str(target)
+    )
     proc = next(s for s in spans if s.name.startswith("proc.run"))
     for span in (retry, write, proc):
         assert span.context.trace_id == trace_id, span.name

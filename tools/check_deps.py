@@ -17,7 +17,6 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.metadata as md
-import pkgutil
 import re
 import sys
 import tomllib
@@ -92,7 +91,9 @@ def check(package_dir: Path) -> list[str]:
     project = data["project"]
     own = canonical(project["name"])
     declared = {requirement_name(r) for r in project.get("dependencies", [])}
-    optional = {requirement_name(r) for reqs in project.get("optional-dependencies", {}).values() for r in reqs}
+    optional = {
+        requirement_name(r) for reqs in project.get("optional-dependencies", {}).values() for r in reqs
+    }
     plugins = set(project.get("entry-points", {}).get("pytest11", {}).values())
     src = package_dir / "src"
     own_modules = {p.name for p in src.iterdir() if p.is_dir() or p.suffix == ".py"}
@@ -114,7 +115,9 @@ def check(package_dir: Path) -> list[str]:
             if not dists:
                 guessed = guess_dist(name, allowed)
                 if guessed is None:
-                    problems.append(f"{path}:{lineno}: imports {name!r}, which no declared dependency provides")
+                    problems.append(
+                        f"{path}:{lineno}: imports {name!r}, which no declared dependency provides"
+                    )
                 continue
             if not dists & allowed:
                 problems.append(
@@ -122,6 +125,8 @@ def check(package_dir: Path) -> list[str]:
                     f"which {own} does not declare in [project] dependencies"
                 )
     for module in modules:
+        if module.endswith("__main__"):
+            continue  # importing it would run the program
         try:
             importlib.import_module(module)
         except ImportError as exc:
@@ -142,7 +147,9 @@ def main(argv: list[str]) -> int:
     for problem in problems:
         print(problem)
     if problems:
-        print(f"{package_dir.name}: {len(problems)} undeclared dependenc{'y' if len(problems) == 1 else 'ies'}")
+        print(
+            f"{package_dir.name}: {len(problems)} undeclared dependenc{'y' if len(problems) == 1 else 'ies'}"
+        )
         return 1
     print(f"{package_dir.name}: every import is declared")
     return 0

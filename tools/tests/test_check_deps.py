@@ -49,6 +49,7 @@ def test_command_line_exit_code() -> None:
         text=True,
         env=env,
         timeout=60,
+        check=False,
     )
     assert out.returncode == 1
     assert "undeclared" in out.stdout
