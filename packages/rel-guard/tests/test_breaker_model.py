@@ -11,7 +11,7 @@ from typing import Any
 from conftest import FakeClock
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from rel_guard import CircuitBreaker, CircuitBreakerConfig, CircuitBreakerOpenError
 
@@ -194,20 +194,23 @@ class BreakerMachine(RuleBasedStateMachine):
             self.clock.advance(duration)
             self._exit(context, permit, outcome, started)
 
-    @precondition(lambda self: len(self.held) < 4)
-    @rule()
-    def start(self) -> None:
-        started = self.clock()
-        context = contextvars.copy_context()
-        permit = self._enter(context)
-        if permit is not None:
-            self.held.append((context, permit, started))
+    @rule(count=st.integers(1, 4))
+    def start(self, count: int) -> None:
+        for _ in range(count):
+            if len(self.held) >= 6:
+                return
+            started = self.clock()
+            context = contextvars.copy_context()
+            permit = self._enter(context)
+            if permit is not None:
+                self.held.append((context, permit, started))
 
-    @precondition(lambda self: bool(self.held))
-    @rule(data=st.data(), outcome=st.sampled_from(sorted(OUTCOMES)))
-    def finish(self, data: st.DataObject, outcome: str) -> None:
-        index = data.draw(st.integers(0, len(self.held) - 1))
-        context, permit, started = self.held.pop(index)
+    @rule(index=st.integers(0, 5), outcome=st.sampled_from(sorted(OUTCOMES)))
+    def finish(self, index: int, outcome: str) -> None:
+        # No preconditions: they make older hypothesis versions retry draws for minutes.
+        if not self.held:
+            return
+        context, permit, started = self.held.pop(index % len(self.held))
         self._exit(context, permit, outcome, started)
 
     @rule(op=st.sampled_from(["force_open", "disable", "reset"]))
@@ -240,7 +243,7 @@ class BreakerMachine(RuleBasedStateMachine):
 
 
 BreakerMachine.TestCase.settings = settings(
-    max_examples=200,
+    max_examples=150,
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
