@@ -324,19 +324,45 @@ class Bulkhead:
     # -- decorator and direct calls --------------------------------------------------------
     def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
         """Run every call of ``fn`` (sync or coroutine function) inside the bulkhead."""
+        # The uncontended admission is inlined: no context-manager calls per call.
+        lock = self._lock
+        release = self.release
         if inspect.iscoroutinefunction(fn):
+            acquire_async = self.acquire_async
 
             @functools.wraps(fn)
             async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-                async with self:
+                lock.acquire()
+                if self._active < self._max and not self._waiters:
+                    self._active += 1
+                    self._accepted += 1
+                    lock.release()
+                else:
+                    lock.release()
+                    await acquire_async()
+                try:
                     return await fn(*args, **kwargs)
+                finally:
+                    release()
 
             return async_wrapper  # type: ignore[return-value]
 
+        acquire = self.acquire
+
         @functools.wraps(fn)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            with self:
+            lock.acquire()
+            if self._active < self._max and not self._waiters:
+                self._active += 1
+                self._accepted += 1
+                lock.release()
+            else:
+                lock.release()
+                acquire()
+            try:
                 return fn(*args, **kwargs)
+            finally:
+                release()
 
         return wrapper
 
