@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from rel_checkpoint._errors import EventLogCorruptError
@@ -22,6 +23,7 @@ from rel_telemetry.attributes import CHECKPOINT_EVENTS
 PathLike = str | os.PathLike[str]
 
 BLOCK_SIZE = 1 << 20
+_new_event = partial(tuple.__new__, Event)  # skips NamedTuple's Python-level __new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +69,7 @@ def _events(path: PathLike, seqs: list[int], stamps: list[float], payloads: list
                     path=path,
                     seq=seq,
                 ) from None
-    return list(map(Event, seqs, stamps, parsed))
+    return list(map(_new_event, zip(seqs, stamps, parsed, strict=True)))
 
 
 def read_events(path: PathLike, from_seq: int = 1, *, skip_corrupt: bool = False) -> Iterator[Event]:

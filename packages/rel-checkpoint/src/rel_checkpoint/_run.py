@@ -111,8 +111,12 @@ class Run:
                 snapshot, {"run_id": self.run_id, "run_state": "running", "completed_workers": []}
             )
         self.events = EventLog(self.run_dir / EVENTS_FILE, durability=durability)
-        with checkpoint_span("checkpoint.resume", self.run_dir):
-            self.checkpoint_loaded, done, _ = completed_steps(self.run_dir)
+        try:
+            with checkpoint_span("checkpoint.resume", self.run_dir):
+                self.checkpoint_loaded, done, _ = completed_steps(self.run_dir)
+        except BaseException:
+            self.events.close()
+            raise
         self.completed: dict[str, None] = done
         """Names of the finished steps, in the order they finished."""
 
