@@ -471,7 +471,8 @@ def _outcome(breaker: CircuitBreaker, outcome: str) -> None:
         ({"excluded_exceptions": (int,)}, "excluded_exceptions"),
         ({"fallback_function": 3}, "fallback_function"),
         ({"result_is_failure": 3}, "result_is_failure"),
-        ({"listeners": [print]}, "listeners"),
+        ({"listeners": [3]}, "listeners"),
+        ({"listeners": print}, "listeners"),
         ({"name": ""}, "name"),
     ],
 )
@@ -487,6 +488,7 @@ def test_defaults() -> None:
     assert CircuitBreakerConfig(failure_rate_threshold=0.5).failure_threshold is None
     both = CircuitBreakerConfig(failure_threshold=3, failure_rate_threshold=0.5)
     assert both.failure_threshold == 3
+    assert CircuitBreakerConfig(listeners=[print]).listeners == (print,)
     assert CircuitBreaker().name == "circuit-breaker"
     assert CircuitBreaker(name="x").name == "x"
     with pytest.raises(ValueError, match="config"):

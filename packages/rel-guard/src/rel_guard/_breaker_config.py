@@ -116,8 +116,12 @@ class CircuitBreakerConfig:
             value = getattr(self, name)
             if value is not None and not callable(value):
                 raise ValueError(f"{name} must be callable or None, got {value!r}")
-        if not isinstance(self.listeners, tuple) or not all(callable(f) for f in self.listeners):
-            raise ValueError(f"listeners must be a tuple of callables, got {self.listeners!r}")
+        listeners: object = self.listeners
+        if isinstance(listeners, list):
+            listeners = tuple(listeners)
+            object.__setattr__(self, "listeners", listeners)
+        if not isinstance(listeners, tuple) or not all(callable(f) for f in listeners):
+            raise ValueError(f"listeners must be a tuple (or list) of callables, got {self.listeners!r}")
         if not callable(self.clock):
             raise ValueError(f"clock must be a callable returning monotonic seconds, got {self.clock!r}")
         if self.name is not None and (not isinstance(self.name, str) or not self.name):
