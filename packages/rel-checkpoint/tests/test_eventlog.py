@@ -328,3 +328,17 @@ def test_two_processes_appending_never_interleave(tmp_path: Path) -> None:
     assert [e.seq for e in events] == list(range(1, 10_001))
     for name in ("left", "right"):
         assert [e.payload["i"] for e in events if e.payload["w"] == name] == list(range(5000))
+
+
+def test_group_survives_a_lock_timeout(tmp_path: Path) -> None:
+    """A group that could not get the lock stays buffered and is written by the next flush."""
+    from rel_io import FileLock, LockTimeoutError
+
+    path = tmp_path / "events.ndjson"
+    log = EventLog(path, durability="group", group_size=1000, group_interval=30, lock_timeout=0.1)
+    log.append("kept")
+    with FileLock(str(path) + ".lock"), pytest.raises(LockTimeoutError):
+        log.flush()
+    assert log.flush() == 1
+    log.close()
+    assert [e.payload for e in replay_events(path)] == ["kept"]

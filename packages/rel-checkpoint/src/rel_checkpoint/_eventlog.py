@@ -26,7 +26,7 @@ from rel_checkpoint._framing import Event, encode_record
 from rel_checkpoint._recovery import RecoveryReport, recover_tail
 from rel_checkpoint._replay import read_events
 from rel_checkpoint._telemetry import checkpoint_span, report
-from rel_io import FileLock, FileWriteError, ensure_dir
+from rel_io import FileLock, FileWriteError, LockTimeoutError, ensure_dir
 from rel_telemetry import tracing_enabled
 from rel_telemetry.attributes import CHECKPOINT_BYTES, CHECKPOINT_EVENTS
 
@@ -288,6 +288,10 @@ class EventLog:
             if items:
                 try:
                     self._write(items)
+                except LockTimeoutError:
+                    with self._cond:  # nothing was written: keep the group for the next commit
+                        self._pending[:0] = items
+                    raise
                 except BaseException as exc:
                     with self._cond:
                         self._failed = self._failed or exc
