@@ -47,7 +47,7 @@ def test_the_lock_is_not_held_during_the_protected_call() -> None:
         t.join(10)
     elapsed = time.perf_counter() - started
     assert peak >= 4, f"calls were serialised (peak concurrency {peak})"
-    assert elapsed < 0.6, f"8 x 10 calls of 10 ms took {elapsed:.2f} s"
+    assert elapsed < 0.75, f"8 x 10 calls of 10 ms took {elapsed:.2f} s (serialised: 0.8 s)"
     assert breaker.stats().successes == 80
 
 
