@@ -342,3 +342,24 @@ def test_group_survives_a_lock_timeout(tmp_path: Path) -> None:
     assert log.flush() == 1
     log.close()
     assert [e.payload for e in replay_events(path)] == ["kept"]
+
+
+def test_corruption_offsets_are_exact_across_read_blocks(tmp_path: Path, monkeypatch) -> None:
+    """With tiny read blocks, a damaged record far into the file is reported at its exact offset."""
+    import rel_checkpoint._replay as replay_module
+
+    monkeypatch.setattr(replay_module, "BLOCK_SIZE", 256)
+    path = tmp_path / "events.ndjson"
+    with EventLog(path) as log:
+        log.append_many([{"i": i, "pad": "z" * (i % 40)} for i in range(200)])
+    lines = _lines(path)
+    offset = sum(len(x) for x in lines[:150])
+    raw = bytearray(path.read_bytes())
+    raw[offset + 30] ^= 0x04
+    path.write_bytes(bytes(raw))
+    first = replay_events(path, from_seq=140)
+    assert [next(first).seq for _ in range(3)] == [140, 141, 142]
+    with pytest.raises(EventLogCorruptError) as info:
+        list(replay_events(path))
+    assert (info.value.offset, info.value.seq) == (offset, 151)
+    assert [e.seq for e in replay_events(path, skip_corrupt=True)] == [s for s in range(1, 201) if s != 151]

@@ -23,7 +23,7 @@ PAYLOAD_KEY = b',"payload":'
 TS_KEY = b',"ts":'
 BODY_START = len(HEAD) + 8 + 2  # after '{"crc":"' + 8 hex + '",'
 SEQ_START = BODY_START + len(b'"seq":')
-_SEQ_KEY = b'"seq":'
+SEQ_KEY = b'"seq":'
 _HEAD_LEN = len(HEAD)
 _CRC_END = BODY_START - 2
 _TS_SKIP = len(TS_KEY)
@@ -51,7 +51,7 @@ def parse_line(line: bytes) -> tuple[int, float, bytes] | None:
         return None
     t = line.find(TS_KEY, SEQ_START)
     p = line.find(PAYLOAD_KEY, t)
-    if t < 0 or p < 0 or line[-1:] != b"}" or line[BODY_START:SEQ_START] != _SEQ_KEY:
+    if t < 0 or p < 0 or line[-1:] != b"}" or line[BODY_START:SEQ_START] != SEQ_KEY:
         return None
     digits = line[SEQ_START:t]
     if not digits.isdigit() or (digits[:1] == b"0" and len(digits) > 1):

@@ -10,19 +10,33 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from rel_checkpoint._errors import EventLogCorruptError
-from rel_checkpoint._framing import Event, parse_line
+from rel_checkpoint._framing import (
+    BODY_START,
+    HEAD,
+    PAYLOAD_KEY,
+    SEQ_KEY,
+    SEQ_START,
+    TS_KEY,
+    Event,
+    parse_line,
+)
 from rel_checkpoint._telemetry import checkpoint_span, log, report
 from rel_telemetry.attributes import CHECKPOINT_EVENTS
 
 PathLike = str | os.PathLike[str]
 
 BLOCK_SIZE = 1 << 20
+_HEAD_LEN = len(HEAD)
+_CRC_END = BODY_START - 2
+_TS_SKIP = len(TS_KEY)
+_PAYLOAD_SKIP = len(PAYLOAD_KEY)
 _new_event = partial(tuple.__new__, Event)  # skips NamedTuple's Python-level __new__
 
 
@@ -72,6 +86,43 @@ def _events(path: PathLike, seqs: list[int], stamps: list[float], payloads: list
     return list(map(_new_event, zip(seqs, stamps, parsed, strict=True)))
 
 
+def _clean_block(
+    path: PathLike, lines: list[bytes], expected: int | None, from_seq: int
+) -> tuple[list[Event], int | None] | None:
+    """The events of a block whose every line is a valid record in sequence, else None.
+
+    The common case, checked with the same rules as :func:`parse_line` but
+    without per-line bookkeeping; any anomaly sends the block to the careful
+    path, which locates and reports it.
+    """
+    crc32 = zlib.crc32
+    seqs: list[int] = []
+    stamps: list[float] = []
+    payloads: list[bytes] = []
+    try:
+        for line in lines:
+            if line[:_HEAD_LEN] != HEAD or b"%08x" % crc32(line[BODY_START:]) != line[_HEAD_LEN:_CRC_END]:
+                return None
+            t = line.find(TS_KEY, SEQ_START)
+            q = line.find(PAYLOAD_KEY, t)
+            digits = line[SEQ_START:t]
+            if t < 0 or q < 0 or line[-1:] != b"}" or line[BODY_START:SEQ_START] != SEQ_KEY:
+                return None
+            if not digits.isdigit() or (digits[:1] == b"0" and len(digits) > 1):
+                return None
+            seq = int(digits)
+            if expected is not None and seq != expected:
+                return None
+            expected = seq + 1
+            if seq >= from_seq:
+                seqs.append(seq)
+                stamps.append(float(line[t + _TS_SKIP : q]))
+                payloads.append(line[q + _PAYLOAD_SKIP : -1])
+    except ValueError:
+        return None
+    return (_events(path, seqs, stamps, payloads) if payloads else []), expected
+
+
 def read_events(path: PathLike, from_seq: int = 1, *, skip_corrupt: bool = False) -> Iterator[Event]:
     """Yield the valid records of the log at ``path`` with ``seq >= from_seq``, oldest first.
 
@@ -99,8 +150,17 @@ def read_events(path: PathLike, from_seq: int = 1, *, skip_corrupt: bool = False
                 if not block:
                     break  # the file shrank under us
                 remaining -= len(block)
-                lines = (carry + block).split(b"\n")
+                buffer = carry + block
+                lines = buffer.split(b"\n")
                 carry = lines.pop()
+                if not bads:
+                    fast = _clean_block(path, lines, expected, from_seq)
+                    if fast is not None:
+                        events, expected = fast
+                        pos += len(buffer) - len(carry)
+                        count += len(events)
+                        yield from events
+                        continue
                 seqs: list[int] = []
                 stamps: list[float] = []
                 payloads: list[bytes] = []
