@@ -198,3 +198,17 @@ def test_get_tracer_follows_global_provider() -> None:
     with capture_spans() as spans, tracer.start_as_current_span("early-bound"):
         pass
     assert spans.names() == ["early-bound"]
+
+
+def test_add_span_event_on_active_span() -> None:
+    """add_span_event lands on the active span and is a no-op without a provider."""
+    from rel_telemetry import add_span_event, current_span
+
+    add_span_event("ignored", {"k": 1})
+    assert not current_span().is_recording()
+    with capture_spans() as spans, traced("holder"):
+        add_span_event("rel.test.event", {"k": 1})
+        assert current_span().is_recording()
+    (event,) = spans.one("holder").events
+    assert event.name == "rel.test.event"
+    assert dict(event.attributes or {}) == {"k": 1}

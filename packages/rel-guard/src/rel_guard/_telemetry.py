@@ -7,14 +7,8 @@ no telemetry work beyond one provider check.
 
 from __future__ import annotations
 
-from typing import Any
-
-# rel-telemetry exports no accessor for the current span; the API it depends on
-# is always installed with it, so this is the only direct import of it.
-from opentelemetry import trace as _otel_trace
-
 from rel_guard._version import __version__
-from rel_telemetry import Instrumentation, metrics_enabled, tracing_enabled
+from rel_telemetry import Instrumentation, add_span_event, metrics_enabled, tracing_enabled
 
 INSTRUMENTATION = Instrumentation("rel_guard", __version__)
 
@@ -45,15 +39,3 @@ __all__ = [
     "metrics_enabled",
     "tracing_enabled",
 ]
-
-
-def add_span_event(name: str, attributes: dict[str, Any]) -> None:
-    """Add an event to the current span, if one is recording. Never raises."""
-    if not tracing_enabled():
-        return
-    try:
-        span = _otel_trace.get_current_span()
-        if span.is_recording():
-            span.add_event(name, attributes)
-    except Exception:  # noqa: S110 - telemetry must never break the protected call
-        pass

@@ -5,6 +5,8 @@ child processes and the ambient deadline. Talks only to ``opentelemetry-api``;
 with no SDK installed it costs next to nothing.
 """
 
+from opentelemetry.trace import Span
+
 from rel_telemetry import attributes
 from rel_telemetry._configure import configure
 from rel_telemetry._deadline import (
@@ -26,6 +28,8 @@ from rel_telemetry._logging import JsonFormatter, log_exception
 from rel_telemetry._propagation import extract_env, inject_env, use_env_context
 from rel_telemetry._scope import Instrumentation, metrics_enabled, tracing_enabled
 from rel_telemetry._tracing import (
+    add_span_event,
+    current_span,
     current_trace_ids,
     error_type,
     get_meter,
@@ -40,7 +44,10 @@ __all__ = [
     "__version__",
     # tracing and metrics
     "Instrumentation",
+    "Span",
+    "add_span_event",
     "configure",
+    "current_span",
     "current_trace_ids",
     "error_type",
     "get_meter",

@@ -238,6 +238,23 @@ class traced:
         return cast(Callable[P, R], wrapper)
 
 
+def current_span() -> Span:
+    """The active span (a non-recording invalid span when there is none)."""
+    return _trace_api.get_current_span()
+
+
+def add_span_event(name: str, attributes: Attributes | None = None) -> None:
+    """Add an event to the active span if it is recording; free without a provider, never raises."""
+    if not tracing_enabled():
+        return
+    try:
+        span = _trace_api.get_current_span()
+        if span.is_recording():
+            span.add_event(name, cast(OtelAttributes, attributes))
+    except Exception:  # telemetry must never break the caller
+        return
+
+
 def current_trace_ids() -> tuple[str | None, str | None]:
     """Return the current (trace_id, span_id) as W3C hex strings, or (None, None)."""
     ctx = _trace_api.get_current_span().get_span_context()
