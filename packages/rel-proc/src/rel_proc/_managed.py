@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import time
@@ -12,7 +13,7 @@ from typing import Any
 
 from rel_proc._errors import ProcessTimeoutError
 from rel_proc._result import signal_name
-from rel_proc._scan import ProcInfo, identify
+from rel_proc._scan import ProcInfo
 from rel_proc._spawn import (
     ExitAwareProtocol,
     StreamSpec,
@@ -170,8 +171,11 @@ class ManagedProcess:
         return rc
 
     def send_signal(self, sig: int) -> None:
-        """Send ``sig`` to the child only."""
-        self.process.send_signal(sig)
+        """Send ``sig`` to the child only (nothing once it has been reaped)."""
+        if self.process.returncode is None:
+            # Popen.send_signal() would waitpid() first and steal asyncio's exit status.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, sig)
 
     async def terminate_tree(self, grace: float | None = None) -> None:
         """End the whole tree now (SIGTERM, ``grace``, SIGKILL) and reap it; idempotent."""
@@ -212,7 +216,7 @@ class ManagedProcess:
                 lambda: self._spawn_through_cancellation(env, token, options), self._retry
             )
             self._process, self._exited = process, protocol.exited
-            root = identify(process.pid) or ProcInfo(process.pid, os.getpid(), process.pid, 0.0)
+            root = ProcInfo(process.pid, os.getpid(), process.pid, 0.0)
             self._tree = ProcessTree(root, token, track_interval=self._track_interval)
             self._tree.start(die_with_parent=self.die_with_parent)
         except BaseException as exc:
@@ -264,7 +268,7 @@ class ManagedProcess:
             raise asyncio.CancelledError
 
     async def _spawn_through_cancellation(
-        self, env: dict[str, str], token: str, options: dict[str, Any]
+        self, env: dict[bytes, bytes], token: str, options: dict[str, Any]
     ) -> tuple[asyncio.subprocess.Process, ExitAwareProtocol]:
         """Spawn; if cancelled meanwhile, let the spawn finish, end what it started, then re-raise.
 
@@ -277,7 +281,7 @@ class ManagedProcess:
         if spawning.cancelled() or spawning.exception() is not None:
             raise asyncio.CancelledError
         process, protocol = spawning.result()
-        root = identify(process.pid) or ProcInfo(process.pid, os.getpid(), process.pid, 0.0)
+        root = ProcInfo(process.pid, os.getpid(), process.pid, 0.0)
         tree = ProcessTree(root, token, track_interval=None)
         await finish_despite_cancellation(asyncio.ensure_future(tree.end(process, protocol.exited, 0.0)))
         transport = getattr(process, "_transport", None)

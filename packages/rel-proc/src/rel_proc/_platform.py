@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import threading
 
@@ -23,7 +22,7 @@ def _prctl(option: int, arg: int) -> bool:
         return False
     with _lock:
         if _libc is None:
-            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            _libc = ctypes.CDLL(None, use_errno=True)  # the running program's symbols include libc's
     return int(_libc.prctl(option, arg, 0, 0, 0)) == 0
 
 
@@ -35,20 +34,34 @@ def subreaper_supported() -> bool:
 def become_subreaper() -> bool:
     """Make this process adopt orphaned descendants (Linux ``PR_SET_CHILD_SUBREAPER``).
 
-    Process-wide and inherited by nothing. Returns False where unsupported.
+    Process-wide and inherited by nothing; rel-proc then reaps the orphans of
+    its trees. Returns False where unsupported (macOS).
     """
-    return _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    global _subreaper
+    ok = _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    _subreaper = ok or None
+    return ok
+
+
+_subreaper: bool | None = None
 
 
 def is_subreaper() -> bool:
-    """True if this process is a child subreaper."""
+    """True if this process is a child subreaper (asked the kernel once, then remembered)."""
+    global _subreaper
+    if _subreaper is None:
+        _subreaper = _ask_subreaper()
+    return _subreaper
+
+
+def _ask_subreaper() -> bool:
     if not IS_LINUX:
         return False
     value = ctypes.c_int(0)
     global _libc
     with _lock:
         if _libc is None:
-            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            _libc = ctypes.CDLL(None, use_errno=True)  # the running program's symbols include libc's
     ok = int(_libc.prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(value), 0, 0, 0)) == 0
     return ok and value.value != 0
 

@@ -76,10 +76,12 @@ async def run(
     ) as proc:
         process = proc.process
         drains = [
-            asyncio.ensure_future(out.drain(process.stdout)),
-            asyncio.ensure_future(err.drain(process.stderr)),
+            asyncio.ensure_future(buffer.drain(stream))
+            for buffer, stream in ((out, process.stdout), (err, process.stderr))
+            if stream is not None
         ]
-        feeder = asyncio.ensure_future(_feed(process.stdin, data))
+        feeder = asyncio.ensure_future(_feed(process.stdin, data)) if process.stdin is not None else None
+        tasks = [*drains, feeder] if feeder is not None else drains
         try:
             try:
                 async with asyncio.timeout(limit):
@@ -88,12 +90,14 @@ async def run(
                 timed_out = True
             exited_at = time.monotonic()
             await proc.terminate_tree()
-            _, _pending = await asyncio.wait(drains, timeout=_DRAIN_AFTER_EXIT)
+            if drains:
+                await asyncio.wait(drains, timeout=_DRAIN_AFTER_EXIT)
         finally:
-            for task in [*drains, feeder]:
+            for task in tasks:
                 if not task.done():
                     task.cancel()
-            await asyncio.gather(*drains, feeder, return_exceptions=True)
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
         duration = exited_at - proc.started_at
         if timed_out:
             raise ProcessTimeoutError(proc.argv, timeout, duration, out.getvalue(), err.getvalue())

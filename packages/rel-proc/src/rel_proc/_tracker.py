@@ -36,11 +36,13 @@ class _Tracker:
 
     def add(self, tree: ProcessTree) -> None:
         with self._lock:
+            idle = not self._trees
             self._trees.add(tree)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, name="rel-proc-tracker", daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            elif idle:
+                self._wake.notify()
 
     def discard(self, tree: ProcessTree) -> None:
         with self._lock:

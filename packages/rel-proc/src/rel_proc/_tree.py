@@ -124,8 +124,10 @@ class ProcessTree:
     def _signal_all(self, process: asyncio.subprocess.Process, victims: list[ProcInfo], sig: int) -> None:
         signal_group(self.pgid, sig)
         if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(sig)
+            # Not process.send_signal(): Popen.send_signal() polls first, and that
+            # waitpid() steals the exit status from asyncio's child watcher.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(process.pid, sig)
         for info in victims:
             signal_process(info, sig)
 
@@ -202,7 +204,6 @@ class ProcessTree:
     def kill_now(self) -> None:
         """SIGKILL the tree without waiting (interpreter exit, no event loop left)."""
         signal_group(self.pgid, signal.SIGKILL)
-        signal_process(self.root, signal.SIGKILL)
         with self._lock:
             known = list(self.seen.values())
         for info in known:

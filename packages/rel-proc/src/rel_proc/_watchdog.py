@@ -57,22 +57,23 @@ class Watchdog:
 
     def _send(self, line: bytes) -> bool:
         with self._lock:
-            if self._fd is None or (self._proc is not None and self._proc.poll() is not None):
-                if self._fd is not None:
+            for _ in range(2):
+                if self._fd is None:
+                    if self._failed:
+                        return False
+                    if self._proc is not None:
+                        self._proc.poll()  # reap a watchdog that died
+                    self._start()
+                    if self._fd is None:
+                        return False
+                try:
+                    os.write(self._fd, line)
+                except OSError:  # EPIPE: the watchdog died; start a new one and tell it again
                     os.close(self._fd)
                     self._fd = None
-                if self._failed:
-                    return False
-                self._start()
-                if self._fd is None:
-                    return False
-            try:
-                os.write(self._fd, line)
-            except OSError:
-                os.close(self._fd)
-                self._fd = None
-                return False
-            return True
+                    continue
+                return True
+            return False
 
     def register(self, pid: int, pgid: int) -> bool:
         """Tell the watchdog to end tree ``pid`` (group ``pgid``) if this process dies."""
