@@ -7,6 +7,7 @@ import contextlib
 import statistics
 import subprocess
 import time
+from collections.abc import Awaitable, Callable
 
 from harness import Group
 
@@ -41,6 +42,31 @@ async def _rel_capture() -> None:
     await rel_proc.run("true")
 
 
+def _interleaved(
+    async_impls: dict[str, Callable[[], Awaitable[None]]],
+    sync_impls: dict[str, Callable[[], object]],
+    rounds: int,
+    per_round: int,
+) -> dict[str, float]:
+    samples: dict[str, list[float]] = {name: [] for name in [*async_impls, *sync_impls]}
+
+    async def async_round() -> None:
+        for name, fn in async_impls.items():
+            start = time.perf_counter()
+            for _ in range(per_round):
+                await fn()
+            samples[name].append((time.perf_counter() - start) / per_round)
+
+    for _ in range(rounds):
+        asyncio.run(async_round())
+        for name, fn in sync_impls.items():
+            start = time.perf_counter()
+            for _ in range(per_round):
+                fn()
+            samples[name].append((time.perf_counter() - start) / per_round)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def _cancel_to_dead(shell: str, grace: float, repeat: int) -> float:
     async def once() -> float:
         started = asyncio.Event()
@@ -69,22 +95,28 @@ def _cancel_to_dead(shell: str, grace: float, repeat: int) -> float:
 
 
 def run(quick: bool) -> list[Group]:
-    repeat = 3 if quick else 7
     asyncio.run(_rel_capture())  # start the owner-death watchdog once, as a real program would
     spawn = Group(
         "run `true` to completion",
         reference="asyncio create_subprocess_exec + wait",
         goal="rel run within 1.2x of the raw asyncio path.",
     )
-    spawn.time_async("asyncio create_subprocess_exec + wait", _raw_wait, repeat=repeat)
-    spawn.time_async("rel run(capture_output=False)", _rel_no_capture, repeat=repeat)
-    spawn.time_async(
-        "rel run(capture_output=False, die_with_parent=False)", _rel_no_capture_no_watchdog, repeat=repeat
-    )
-    spawn.time_async("asyncio create_subprocess_exec + communicate (pipes)", _raw_communicate, repeat=repeat)
-    spawn.time_async("rel run (captures stdout and stderr)", _rel_capture, repeat=repeat)
-    spawn.time("subprocess.run", lambda: subprocess.run(["true"], check=False), repeat=repeat)
-    spawn.time("rel run_sync (new event loop per call)", lambda: run_sync("true"), repeat=repeat)
+    # Interleaved rounds: on a shared, noisy machine, timing each implementation in
+    # its own block lets load changes masquerade as differences between them.
+    async_impls = {
+        "asyncio create_subprocess_exec + wait": _raw_wait,
+        "rel run(capture_output=False)": _rel_no_capture,
+        "rel run(capture_output=False, die_with_parent=False)": _rel_no_capture_no_watchdog,
+        "asyncio create_subprocess_exec + communicate (pipes)": _raw_communicate,
+        "rel run (captures stdout and stderr)": _rel_capture,
+    }
+    sync_impls = {
+        "subprocess.run": lambda: subprocess.run(["true"], check=False),
+        "rel run_sync (new event loop per call)": lambda: run_sync("true"),
+    }
+    rounds, per_round = (8, 10) if quick else (25, 20)
+    for name, seconds in _interleaved(async_impls, sync_impls, rounds, per_round).items():
+        spawn.record(name, seconds)
 
     grace = 0.2
     tree = Group(
