@@ -1,6 +1,6 @@
 """rel-retry: retries that are correct, observable and nearly free on the success path."""
 
-from rel_retry._backoff import calculate_backoff
+from rel_retry._backoff import calculate_backoff, exponential_backoff
 from rel_retry._block import Attempt, retry_context
 from rel_retry._budget import RetryBudget
 from rel_retry._classify import (
@@ -26,6 +26,7 @@ __all__ = [
     "RetryBudget",
     "RetryConfig",
     "calculate_backoff",
+    "exponential_backoff",
     "retry_after_seconds",
     # retrying
     "Attempt",

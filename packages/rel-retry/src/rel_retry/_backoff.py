@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 
-from rel_retry._config import RetryConfig
+from rel_retry._config import Jitter, RetryConfig
 
 
 def exponential_cap(attempt: int, config: RetryConfig) -> float:
@@ -58,3 +58,29 @@ def calculate_backoff(attempt: int, config: RetryConfig, previous_delay: float |
         previous_delay = exponential_cap(attempt - 1, config) if attempt > 0 else base
     high = max(base, 3.0 * previous_delay)
     return min(cap, base + (high - base) * unit)
+
+
+def exponential_backoff(
+    attempt: int,
+    base_delay: float = 1.0,
+    *,
+    multiplier: float = 2.0,
+    max_delay: float = 60.0,
+    jitter: Jitter = "none",
+    seed: int | None = None,
+) -> float:
+    """The wait before retry ``attempt`` (0-based): ``base_delay * multiplier**attempt`` capped at ``max_delay``.
+
+    The plain formula by default (``jitter="none"``), as hand-written retry loops
+    compute it (``delay = base_delay * (2 ** attempt)``); pass a jitter kind and
+    a ``seed`` for the jittered, reproducible delays of :func:`calculate_backoff`.
+    Invalid values raise ValueError naming the parameter.
+    """
+    config = RetryConfig(
+        base_delay_seconds=base_delay,
+        multiplier=multiplier,
+        max_delay_seconds=max_delay,
+        jitter=jitter,
+        jitter_seed=seed,
+    )
+    return calculate_backoff(attempt, config)
