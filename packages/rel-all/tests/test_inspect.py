@@ -98,3 +98,24 @@ def test_events_verify_reports_corruption_before_the_tail(rel: Rel, tmp_path: Pa
     out = rel("events", "verify", str(log))
     assert out.returncode == 1
     assert f"corrupt record at byte offset {second}" in out.stdout
+
+
+def test_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
+    """`rel checkpoint show ... | head -c 10` ends quietly, without a traceback."""
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "big"
+    with Run(run_dir) as run:
+        run.checkpoint(notes=["x" * 100] * 5000)  # far more than a pipe buffer holds
+
+    out = subprocess.run(
+        f"{sys.executable} -m rel_all checkpoint show {run_dir} | head -c 10",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "Traceback" not in out.stderr
+    assert "BrokenPipeError" not in out.stderr

@@ -48,6 +48,7 @@ from rel_health import (
     HealthCheckFailedError,
     HealthError,
     ResourceLeakDetector,
+    raise_if_unhealthy,
     serve_health,
 )
 from rel_io import (
@@ -104,6 +105,7 @@ from rel_retry import (
     async_retry_with_backoff,
     calculate_backoff,
     classify_failure,
+    exponential_backoff,
     retry_context,
     retry_with_backoff,
     with_retry,
@@ -112,6 +114,7 @@ from rel_telemetry import (
     ErrorReport,
     JsonFormatter,
     configure,
+    configure_error_reports,
     extract_env,
     get_error_reports,
     get_meter,
@@ -127,6 +130,7 @@ __all__ = [
     "ErrorReport",
     "JsonFormatter",
     "configure",
+    "configure_error_reports",
     "extract_env",
     "get_error_reports",
     "get_meter",
@@ -143,6 +147,7 @@ __all__ = [
     "async_retry_with_backoff",
     "calculate_backoff",
     "classify_failure",
+    "exponential_backoff",
     "retry_context",
     "retry_with_backoff",
     "with_retry",
@@ -229,5 +234,6 @@ __all__ = [
     "HealthChecker",
     "HealthError",
     "ResourceLeakDetector",
+    "raise_if_unhealthy",
     "serve_health",
 ]
