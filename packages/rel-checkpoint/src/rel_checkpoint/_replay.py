@@ -91,36 +91,47 @@ def _clean_block(
 ) -> tuple[list[Event], int | None] | None:
     """The events of a block whose every line is a valid record in sequence, else None.
 
-    The common case, checked with the same rules as :func:`parse_line` but
-    without per-line bookkeeping; any anomaly sends the block to the careful
-    path, which locates and reports it.
+    The common case, checked with the same rules as :func:`parse_line` but in
+    bulk: per line only the frame and CRC; sequence numbers and timestamps
+    are converted and checked for the whole block at once. Any anomaly sends
+    the block to the careful path, which locates and reports it.
     """
+    if not lines:
+        return [], expected
     crc32 = zlib.crc32
-    seqs: list[int] = []
-    stamps: list[float] = []
+    digits: list[bytes] = []
+    stamps: list[bytes] = []
     payloads: list[bytes] = []
+    for line in lines:
+        if (
+            line[:_HEAD_LEN] != HEAD
+            or b"%08x" % crc32(line[BODY_START:]) != line[_HEAD_LEN:_CRC_END]
+            or line[BODY_START:SEQ_START] != SEQ_KEY
+            or line[-1:] != b"}"
+        ):
+            return None
+        t = line.find(TS_KEY, SEQ_START)
+        q = line.find(PAYLOAD_KEY, t)
+        if t < 0 or q < 0:
+            return None
+        digits.append(line[SEQ_START:t])
+        stamps.append(line[t + _TS_SKIP : q])
+        payloads.append(line[q + _PAYLOAD_SKIP : -1])
     try:
-        for line in lines:
-            if line[:_HEAD_LEN] != HEAD or b"%08x" % crc32(line[BODY_START:]) != line[_HEAD_LEN:_CRC_END]:
-                return None
-            t = line.find(TS_KEY, SEQ_START)
-            q = line.find(PAYLOAD_KEY, t)
-            digits = line[SEQ_START:t]
-            if t < 0 or q < 0 or line[-1:] != b"}" or line[BODY_START:SEQ_START] != SEQ_KEY:
-                return None
-            if not digits.isdigit() or (digits[:1] == b"0" and len(digits) > 1):
-                return None
-            seq = int(digits)
-            if expected is not None and seq != expected:
-                return None
-            expected = seq + 1
-            if seq >= from_seq:
-                seqs.append(seq)
-                stamps.append(float(line[t + _TS_SKIP : q]))
-                payloads.append(line[q + _PAYLOAD_SKIP : -1])
+        seqs = list(map(int, digits))
+        times = list(map(float, stamps))
     except ValueError:
         return None
-    return (_events(path, seqs, stamps, payloads) if payloads else []), expected
+    first = seqs[0] if expected is None else expected
+    if first < 0 or seqs != list(range(first, first + len(seqs))):
+        return None
+    if b",".join(digits) != ",".join(map(str, seqs)).encode():
+        return None  # signs, spaces, underscores or leading zeros: not how rel writes a seq
+    skip = max(0, from_seq - first)
+    if skip >= len(seqs):
+        return [], seqs[-1] + 1
+    events = _events(path, seqs[skip:], times[skip:], payloads[skip:])
+    return events, seqs[-1] + 1
 
 
 def read_events(path: PathLike, from_seq: int = 1, *, skip_corrupt: bool = False) -> Iterator[Event]:
