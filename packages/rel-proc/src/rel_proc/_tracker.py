@@ -55,13 +55,16 @@ class _Tracker:
                     self._wake.wait()
                 trees = list(self._trees)
             now = time.monotonic()
+            for tree in trees:
+                if tree.wants_watch and now - tree.started_at >= self.interval:
+                    tree.watch()
             due = [t for t in trees if now - t.started_at >= t.track_interval]
             if due:
                 try:
                     self.scan(due)
                 except Exception:  # a vanished /proc entry must never kill the tracker
                     _log.debug("rel_proc: descendant scan failed", exc_info=True)
-            time.sleep(min((t.track_interval for t in trees), default=self.interval) / 2)
+            time.sleep(min([t.track_interval for t in trees] + [self.interval]) / 2)
 
     @staticmethod
     def scan(trees: list[ProcessTree]) -> None:

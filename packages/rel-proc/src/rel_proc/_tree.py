@@ -82,16 +82,27 @@ class ProcessTree:
         self.killed = False
         self.ended = False
         self._watched = False
+        self.wants_watch = False
         self._lock = threading.Lock()
 
     def start(self, *, die_with_parent: bool) -> None:
-        """Begin tracking descendants and, if asked, arrange death with this process."""
+        """Begin tracking descendants and, if asked, arrange death with this process.
+
+        The watchdog learns of the tree at the tracker's first tick, so a
+        command that ends sooner costs it nothing; until then the watchdog's
+        marker sweep covers the tree.
+        """
         with owner.lock:
             owner.live.add(self)
-        if self.track_interval != float("inf"):
+        self.wants_watch = die_with_parent and owner.watchdog.ensure_started()
+        if self.track_interval != float("inf") or self.wants_watch:
             tracker.add(self)
-        if die_with_parent:
-            self._watched = owner.watchdog.register(self.root.pid, self.pgid)
+
+    def watch(self) -> None:
+        """Register with the owner-death watchdog (called by the tracker thread)."""
+        with self._lock:
+            if self.wants_watch and not self._watched and not self.ended:
+                self._watched = owner.watchdog.register(self.root.pid, self.pgid)
 
     def remember(self, infos: Iterable[ProcInfo]) -> None:
         """Record descendants seen while the tree runs."""
@@ -183,10 +194,12 @@ class ProcessTree:
         await asyncio.shield(exited)
         if is_subreaper():
             await self._reap_adopted()
-        self.ended = True
+        with self._lock:
+            self.ended = True
+            watched = self._watched
         with owner.lock:
             owner.live.discard(self)
-        if self._watched:
+        if watched:
             owner.watchdog.unregister(self.root.pid)
 
     async def _reap_adopted(self) -> None:

@@ -55,6 +55,15 @@ class Watchdog:
             os.close(read_end)
         self._fd = write_end
 
+    def ensure_started(self) -> bool:
+        """Start the watchdog if it is not running; True if it runs."""
+        with self._lock:
+            if self._fd is None and not self._failed:
+                if self._proc is not None:
+                    self._proc.poll()  # reap a watchdog that died
+                self._start()
+            return self._fd is not None
+
     def _send(self, line: bytes) -> bool:
         with self._lock:
             for _ in range(2):
