@@ -101,20 +101,26 @@ async def test_setsid_grandchild_orphaned_at_once_is_found(mark: dict[str, str])
 async def test_setsid_grandchild_with_scrubbed_env_is_tracked(mark: dict[str, str]) -> None:
     """A grandchild that leaves the group *and* drops its environment is still killed via tracking."""
     marker = f"rel-proc-scrubbed-{mark['REL_PROC_TEST']}"
-    code = f"env -i setsid sh -c 'exec -a {marker} sleep 30' & sleep 30"
-    async with managed_subprocess("sh", "-c", code, env=mark, grace=0.2, track_interval=0.05):
-        for _ in range(300):
-            if any(marker in " ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])):
+    # The shell lives long enough for the tracker to see the escapee, then exits and orphans it.
+    code = f"env -i setsid {PY} -c 'import time; time.sleep(30)' {marker} & sleep 0.5"
+
+    def scrubbed() -> list[psutil.Process]:
+        return [
+            p
+            for p in psutil.process_iter(["cmdline", "status"])
+            if marker in (p.info["cmdline"] or []) and p.info["status"] != psutil.STATUS_ZOMBIE
+        ]
+
+    async with managed_subprocess("sh", "-c", code, env=mark, grace=0.2, track_interval=0.05) as proc:
+        for _ in range(500):
+            if scrubbed():
                 break
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0.3)  # let the tracker see it
-    await asyncio.sleep(0.05)
-    survivors = [
-        p
-        for p in psutil.process_iter(["cmdline", "status"])
-        if marker in " ".join(p.info["cmdline"] or []) and p.info["status"] != psutil.STATUS_ZOMBIE
-    ]
-    assert survivors == []
+        (escapee,) = scrubbed()
+        assert escapee.environ().get("REL_PROC_TEST") is None, "the grandchild should have no marker"
+        assert await proc.wait() == 0
+        assert escapee.ppid() != proc.pid, "the escapee should be orphaned by now"
+    assert scrubbed() == []
 
 
 async def test_normal_exit_with_background_grandchild_still_running(mark: dict[str, str]) -> None:
