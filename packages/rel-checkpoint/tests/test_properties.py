@@ -93,3 +93,31 @@ def test_damaged_log_replays_a_prefix_or_raises_corrupt(payloads: list, how: tup
             last = log.last_seq
             assert log.append("next") == last + 1
         assert os.path.getsize(path) > 0
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(which=st.sampled_from(["meta", "copy"]), how=damage)
+def test_damaged_run_checkpoint_falls_back_or_loads_identically(
+    which: str, how: tuple[str, int, int]
+) -> None:
+    """Damage to the newest run checkpoint never yields wrong data: it verifies, or the older one is used."""
+    from rel_checkpoint import create_checkpoint, get_latest_checkpoint
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = Path(tmp)
+        (run_dir / "snapshot.json").write_text(
+            '{"run_id": "r", "run_state": "OLD", "completed_workers": ["a"]}'
+        )
+        older = create_checkpoint(run_dir)
+        (run_dir / "snapshot.json").write_text(
+            '{"run_id": "r", "run_state": "NEW", "completed_workers": ["a", "b"]}'
+        )
+        newer = create_checkpoint(run_dir)
+        target = Path(newer.snapshot_path)
+        if which == "meta":
+            target = target.with_name(f"{newer.checkpoint_id}.json")
+        target.write_bytes(_damage(target.read_bytes(), how))
+        latest = get_latest_checkpoint(run_dir)
+        assert latest in (older, newer)
+        expected_state = "NEW" if latest == newer else "OLD"
+        assert load_checkpoint(run_dir, latest.checkpoint_id)["run_state"] == expected_state
