@@ -76,7 +76,9 @@ class EventLog:
     (``repair=True`` saves them beside the log and truncates instead).
     ``exclusive=True`` holds the lock from open to close (fastest; other
     writers wait); otherwise the lock is taken per commit. ``lock_timeout``
-    bounds each wait for it (capped by the ambient deadline).
+    bounds each wait for it (capped by the ambient deadline). Close the log
+    (or use it as a context manager): buffered modes run a commit thread until
+    then; logs still open at interpreter exit are flushed and closed.
     """
 
     def __init__(
