@@ -230,3 +230,22 @@ def test_owner_sigkilled_tree_dies_within_two_seconds(
         if owner.poll() is None:
             owner.kill()
             owner.wait()
+
+
+async def test_set_testing_shortens_the_default_grace(mark: dict[str, str]) -> None:
+    """With set_testing(True) a SIGTERM-ignoring tree is SIGKILLed at once; off again, the 2 s default returns."""
+    from rel_proc import DEFAULT_GRACE, is_testing, set_testing
+
+    loop = asyncio.get_running_loop()
+    with set_testing(True):
+        assert is_testing()
+        async with managed_subprocess("sh", "-c", STUBBORN, env=mark) as proc:
+            await _wait_for_children(proc.pid, 2)
+            start = loop.time()
+        assert proc.grace == 0.0
+        assert proc.tree_killed
+        assert loop.time() - start < DEFAULT_GRACE
+    assert not is_testing()
+    assert managed_subprocess("true").grace == DEFAULT_GRACE
+    with pytest.raises(ValueError, match="grace"):
+        set_testing(True, grace=-1)

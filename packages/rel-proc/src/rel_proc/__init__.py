@@ -13,11 +13,12 @@ from rel_proc._errors import (
     ProcessTimeoutError,
     ProgramNotFoundError,
 )
-from rel_proc._managed import DEFAULT_GRACE, DEVNULL, PIPE, STDOUT, ManagedProcess, managed_subprocess
+from rel_proc._managed import DEVNULL, PIPE, STDOUT, ManagedProcess, managed_subprocess
 from rel_proc._platform import become_subreaper, subreaper_supported
 from rel_proc._result import CompletedProcess, signal_name
 from rel_proc._run import run, run_sync
 from rel_proc._spawn import TRANSIENT_SPAWN_ERRNOS, RetryPolicy
+from rel_proc._testing import DEFAULT_GRACE, is_testing, set_testing
 from rel_proc._tree import MARKER_VARIABLE
 from rel_proc._version import __version__
 
@@ -36,6 +37,9 @@ __all__ = [
     "DEFAULT_GRACE",
     "RetryPolicy",
     "TRANSIENT_SPAWN_ERRNOS",
+    # testing
+    "set_testing",
+    "is_testing",
     # platform
     "MARKER_VARIABLE",
     "become_subreaper",

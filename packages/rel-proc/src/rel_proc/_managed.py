@@ -22,6 +22,7 @@ from rel_proc._spawn import (
     normalize_argv,
     spawn,
 )
+from rel_proc._testing import default_grace
 from rel_proc._tracker import DEFAULT_INTERVAL
 from rel_proc._tree import ProcessTree, finish_despite_cancellation, owner
 from rel_proc._version import __version__
@@ -30,7 +31,6 @@ from rel_telemetry import Instrumentation, attributes, cap_timeout, traced, trac
 PIPE = asyncio.subprocess.PIPE
 DEVNULL = asyncio.subprocess.DEVNULL
 STDOUT = asyncio.subprocess.STDOUT
-DEFAULT_GRACE = 2.0
 DEFAULT_LIMIT = 1 << 16
 
 instrumentation = Instrumentation("rel_proc", __version__)
@@ -67,14 +67,15 @@ class ManagedProcess:
         env: Mapping[str, str] | None,
         inherit_env: bool,
         timeout: float | None,
-        grace: float,
+        grace: float | None,
         die_with_parent: bool,
         track_interval: float | None,
         retry: Any,
         limit: int,
     ) -> None:
         check_seconds("timeout", timeout)
-        check_seconds("grace", grace, allow_none=False)
+        check_seconds("grace", grace)
+        grace = default_grace() if grace is None else grace
         check_seconds("track_interval", track_interval)
         if track_interval == 0:
             raise ValueError("track_interval must be > 0 seconds or None (no tracking), got 0")
@@ -323,7 +324,7 @@ def managed_subprocess(
     env: Mapping[str, str] | None = None,
     inherit_env: bool = True,
     timeout: float | None = None,
-    grace: float = DEFAULT_GRACE,
+    grace: float | None = None,
     die_with_parent: bool = True,
     track_interval: float | None = DEFAULT_INTERVAL,
     retry: Any = None,
@@ -336,7 +337,7 @@ def managed_subprocess(
     (``inherit_env=False`` replaces it); trace context is added either way.
     ``timeout`` (capped by the ambient deadline) bounds the block and raises
     :class:`ProcessTimeoutError` once the tree is dead. ``grace`` is the wait
-    between SIGTERM and SIGKILL. ``die_with_parent`` ends the tree even if this
+    between SIGTERM and SIGKILL (default 2 s, see :func:`set_testing`). ``die_with_parent`` ends the tree even if this
     process is SIGKILLed. ``track_interval`` is how often descendants are
     recorded (None: never). ``retry`` retries transient spawn failures (see
     :func:`run`). Spawn failures raise :class:`ProgramNotFoundError` or

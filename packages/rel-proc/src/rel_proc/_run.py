@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rel_proc._errors import ProcessFailedError, ProcessTimeoutError
-from rel_proc._managed import DEFAULT_GRACE, DEVNULL, PIPE, check_seconds, managed_subprocess
+from rel_proc._managed import DEVNULL, PIPE, check_seconds, managed_subprocess
 from rel_proc._output import BoundedOutput
 from rel_proc._result import CompletedProcess
 from rel_proc._tracker import DEFAULT_INTERVAL
@@ -25,7 +25,7 @@ async def run(
     *args: str | os.PathLike[str],
     input: bytes | str | None = None,
     timeout: float | None = None,  # noqa: ASYNC109 - a subprocess.run-style option
-    grace: float = DEFAULT_GRACE,
+    grace: float | None = None,
     check: bool = False,
     cwd: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
@@ -138,7 +138,7 @@ def run_sync(
     *args: str | os.PathLike[str],
     input: bytes | str | None = None,
     timeout: float | None = None,
-    grace: float = DEFAULT_GRACE,
+    grace: float | None = None,
     check: bool = False,
     cwd: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
