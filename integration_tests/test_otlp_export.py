@@ -58,3 +58,22 @@ def test_spans_reach_an_otlp_receiver(tmp_path: Path, otlp_receiver: OtlpReceive
     assert isinstance(proc.attributes["rel.proc.pid"], int)
     assert proc.attributes["rel.proc.exit_code"] == 0
     assert job.service == "otlp-test"
+
+
+def test_demo_exports_one_trace_over_otlp(tmp_path: Path, otlp_receiver: OtlpReceiver) -> None:
+    """`rel demo` with OTEL_EXPORTER_OTLP_ENDPOINT exports its trace; worker spans join it via TRACEPARENT."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp_receiver.endpoint
+    args = [sys.executable, "-m", "rel_all", "demo", "--items", "12", "--batch", "6", "--quiet"]
+    subprocess.run([*args, "--workdir", str(tmp_path / "d")], env=env, check=True, timeout=300)
+    spans = otlp_receiver.spans
+    (run,) = [s for s in spans if s.name == "demo.run"]
+    assert run.service == "rel-demo"
+    procs = [s for s in spans if s.name.startswith("proc.run")]
+    workers = [s for s in spans if s.name == "demo.transform_batch"]
+    assert len(procs) == 2
+    assert len(workers) == 2
+    assert {w.service for w in workers} == {"rel-demo-worker"}
+    assert {w.trace_id for w in workers} == {run.trace_id}
+    assert {w.parent_span_id for w in workers} == {p.span_id for p in procs}
+    assert len([s for s in spans if s.name == "demo.fetch"]) == 12
