@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import os
 import pickle
 import socket
@@ -12,6 +13,10 @@ import pytest
 
 from rel_io import FileLock, FileWriteError, LockTimeoutError, file_lock, get_error_reports, lock_path_for
 from rel_telemetry import deadline_scope
+
+_FILELOCK_VERSION = tuple(
+    int(p) for p in importlib.metadata.version("filelock").split(".")[:3] if p.isdigit()
+)
 
 HOLD_SCRIPT = """
 import sys, time
@@ -160,11 +165,32 @@ async def test_async_acquire_cancellation_leaves_lock_free(tmp_path):
         pass
 
 
+def test_contender_never_erases_the_holder_record(tmp_path):
+    """A process that fails to get the lock leaves the holder's pid and host in place."""
+    path = tmp_path / "held.lock"
+    with FileLock(path, timeout=1):
+        before = path.read_bytes()
+        code = (
+            "import sys; from rel_io import FileLock, LockTimeoutError\n"
+            f"try:\n    FileLock({str(path)!r}, timeout=0.05).acquire()\n"
+            "except LockTimeoutError as e:\n    print(e.holder_pid)\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+        )
+        assert out.stdout.strip() == str(os.getpid())
+        assert path.read_bytes() == before
+
+
 def test_lock_path_for_is_beside_data(tmp_path):
     """The data file's lock sits beside it as <name>.lock."""
     assert lock_path_for(tmp_path / "d.json") == os.fspath(tmp_path / "d.json") + ".lock"
 
 
+@pytest.mark.skipif(
+    _FILELOCK_VERSION < (4, 2, 1),
+    reason="filelock before 4.2.1 itself empties the lock file when it acquires it",
+)
 def test_foreign_lock_file_content_is_left_alone(tmp_path):
     """A lock file holding something other than a holder record is not overwritten."""
     path = tmp_path / "foreign.lock"
