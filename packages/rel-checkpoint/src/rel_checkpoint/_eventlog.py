@@ -13,7 +13,6 @@ import asyncio
 import atexit
 import json
 import os
-import sys
 import threading
 import time
 import weakref
@@ -26,7 +25,7 @@ from rel_checkpoint._framing import Event, encode_record
 from rel_checkpoint._recovery import RecoveryReport, recover_tail
 from rel_checkpoint._replay import read_events
 from rel_checkpoint._telemetry import checkpoint_span, report
-from rel_io import FileLock, FileWriteError, LockTimeoutError, ensure_dir
+from rel_io import FileLock, FileWriteError, LockTimeoutError, ensure_dir, fsync_dir, fsync_fd
 from rel_telemetry import tracing_enabled
 from rel_telemetry.attributes import CHECKPOINT_BYTES, CHECKPOINT_EVENTS
 
@@ -37,30 +36,10 @@ _DURABILITIES = ("fsync", "group", "none")
 _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
 _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
-if sys.platform == "darwin":  # pragma: no cover - macOS only
-    import fcntl
 
-    def sync_fd(fd: int) -> None:
-        """Ask the drive itself to flush (``F_FULLFSYNC``); plain fsync where unsupported."""
-        try:
-            fcntl.fcntl(fd, fcntl.F_FULLFSYNC)
-        except OSError:
-            os.fsync(fd)
-
-elif hasattr(os, "fdatasync"):
-    sync_fd = os.fdatasync  # appends need the data and the new size, not the mtime
-else:  # pragma: no cover - Windows
-    sync_fd = os.fsync
-
-
-def _sync_dir(directory: str) -> None:
-    if sys.platform == "win32":  # pragma: no cover - no directory fsync there
-        return
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def sync_fd(fd: int) -> None:
+    """Make appended records durable (data and the new size; F_FULLFSYNC on macOS)."""
+    fsync_fd(fd, data_only=True)
 
 
 class EventLog:
@@ -127,7 +106,7 @@ class EventLog:
         self._fd = os.open(self.path, _OPEN_FLAGS, 0o666)
         try:
             if not existed:
-                _sync_dir(directory)
+                fsync_dir(directory)
             with self._lock:
                 self._catch_up()
             if exclusive:

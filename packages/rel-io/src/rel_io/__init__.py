@@ -16,6 +16,7 @@ from rel_io._atomic import (
 )
 from rel_io._atomic_open import AtomicFile, atomic_open
 from rel_io._dirs import async_list_dir, async_scan_dir, ensure_dir, list_dir, scan_dir
+from rel_io._durable import fsync_dir, fsync_fd
 from rel_io._env import env_bool, env_duration, env_float, env_int
 from rel_io._errors import (
     CorruptFileError,
@@ -72,6 +73,8 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "cleanup_stale_temps",
+    "fsync_dir",
+    "fsync_fd",
     # reads and writes
     "async_read_bytes",
     "async_read_file",

@@ -21,11 +21,17 @@ _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _CAN_FSYNC_DIR = sys.platform != "win32"
 
 
-def fsync_fd(fd: int) -> None:
+_FDATASYNC = getattr(os, "fdatasync", None)
+
+
+def fsync_fd(fd: int, *, data_only: bool = False) -> None:
     """Flush the file behind ``fd`` to stable storage; raise OSError if it fails.
 
-    A failed fsync must not be retried: the kernel may already have dropped the
-    dirty pages and marked them clean, so a second fsync can succeed falsely.
+    ``data_only=True`` skips metadata that reading the data back does not need
+    (timestamps) where the platform allows it (``fdatasync``); an append that
+    grows the file still syncs its new size. A failed fsync must not be
+    retried: the kernel may already have dropped the dirty pages and marked
+    them clean, so a second fsync can succeed falsely.
     """
     if _FULLFSYNC is not None:  # pragma: no cover - macOS only
         import fcntl  # noqa: PLC0415 - imported above on this platform
@@ -35,6 +41,9 @@ def fsync_fd(fd: int) -> None:
             return
         except OSError:
             pass  # not supported by this filesystem (e.g. some network mounts): plain fsync
+    if data_only and _FDATASYNC is not None:
+        _FDATASYNC(fd)
+        return
     os.fsync(fd)
 
 
