@@ -149,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--fresh", action="store_true", help="discard earlier progress in --workdir first")
     demo.add_argument("--trace", action="store_true", help="print a compact trace tree at the end")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    demo.add_argument(
+        "--verbose", action="store_true", help="also log every breaker transition and retry warning"
+    )
     return parser
 
 
@@ -193,6 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fresh=args.fresh,
         trace=args.trace,
         quiet=args.quiet,
+        verbose=args.verbose,
     )
 
 
