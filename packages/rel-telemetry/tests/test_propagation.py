@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -8,7 +9,7 @@ import textwrap
 import pytest
 from opentelemetry import trace
 
-from rel_telemetry import extract_env, inject_env, traced, use_env_context
+from rel_telemetry import extract_env, inject_env, trace_env, traced, use_env_context
 from rel_telemetry.testing import capture_spans
 
 CHILD = textwrap.dedent(
@@ -109,3 +110,55 @@ def test_use_env_context_parents_spans() -> None:
     assert f"{span.context.trace_id:032x}" == "1" * 32
     assert span.parent is not None
     assert f"{span.parent.span_id:016x}" == "2" * 16
+
+
+def test_trace_env_holds_only_the_trace_variables() -> None:
+    """trace_env returns TRACEPARENT (and TRACESTATE) of the active span and nothing else."""
+    with capture_spans(), traced("op") as span:
+        env = trace_env()
+        full = inject_env({"KEEP": "1"})
+    assert set(env) == {"TRACEPARENT"}
+    assert env["TRACEPARENT"] == full["TRACEPARENT"]
+    ctx = trace.get_current_span(extract_env(env)).get_span_context()
+    assert (ctx.trace_id, ctx.span_id) == (span.get_span_context().trace_id, span.get_span_context().span_id)
+
+
+def test_trace_env_is_empty_without_a_trace() -> None:
+    """With no active span and no inherited context there is nothing to pass on."""
+    assert trace_env() == {}
+
+
+def test_trace_env_carries_tracestate() -> None:
+    """A TRACESTATE in the active context is passed on next to TRACEPARENT."""
+    tp = "00-" + "3" * 32 + "-" + "4" * 16 + "-01"
+    with use_env_context({"TRACEPARENT": tp, "TRACESTATE": "vendor=abc"}):
+        env = trace_env()
+    assert env == {"TRACEPARENT": tp, "TRACESTATE": "vendor=abc"}
+
+
+def test_trace_env_merged_into_a_child_environment() -> None:
+    """A child started with os.environ plus trace_env() joins the parent's trace."""
+    with capture_spans() as spans, traced("parent.spawn") as span:
+        env = {**os.environ, **trace_env()}
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, timeout=60, check=True
+        )
+    child = json.loads(out.stdout)
+    assert child["trace_id"] == f"{spans.one('parent.spawn').context.trace_id:032x}"
+    assert child["parent_span_id"] == f"{span.get_span_context().span_id:016x}"
+
+
+def test_inherited_context_is_passed_on_by_a_middle_process() -> None:
+    """A process with no active span passes the context it inherited to its own children."""
+    tp = "00-" + "5" * 32 + "-" + "6" * 16 + "-01"
+    code = (
+        "import json, rel_telemetry;"
+        "print(json.dumps([rel_telemetry.trace_env(), rel_telemetry.inject_env({'A': 'b'})]))"
+    )
+    env = {**os.environ, "TRACEPARENT": tp}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    only, full = json.loads(out.stdout)
+    assert only == {"TRACEPARENT": tp}
+    assert full == {"A": "b", "TRACEPARENT": tp}

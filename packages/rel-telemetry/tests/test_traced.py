@@ -212,3 +212,46 @@ def test_add_span_event_on_active_span() -> None:
     (event,) = spans.one("holder").events
     assert event.name == "rel.test.event"
     assert dict(event.attributes or {}) == {"k": 1}
+
+
+def test_block_form_switches_on_with_a_provider() -> None:
+    """A traced object built before any provider records its block once a provider is installed."""
+    block = traced("late block")
+    with block as span:
+        assert span is trace.INVALID_SPAN
+    with capture_spans() as spans, block as span:
+        assert span.is_recording()
+    with block as span:
+        assert span is trace.INVALID_SPAN
+    assert spans.names() == ["late block"]
+
+
+async def test_async_decorator_switches_on_with_a_provider() -> None:
+    """A coroutine function decorated before any provider is traced once one is installed."""
+
+    @traced("late async")
+    async def work() -> int:
+        return 3
+
+    assert await work() == 3
+    with capture_spans() as spans:
+        assert await work() == 3
+    assert spans.names() == ["late async"]
+
+
+def test_decorator_with_explicit_provider() -> None:
+    """@traced(tracer_provider=...) sends the function's span to that provider."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+
+    @traced(tracer_provider=provider)
+    def work() -> int:
+        return 1
+
+    assert work() == 1
+    assert [s.name for s in exporter.get_finished_spans()] == [work.__qualname__]

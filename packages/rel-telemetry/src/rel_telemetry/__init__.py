@@ -25,7 +25,7 @@ from rel_telemetry._errors import (
     record_error,
 )
 from rel_telemetry._logging import JsonFormatter, log_exception
-from rel_telemetry._propagation import extract_env, inject_env, use_env_context
+from rel_telemetry._propagation import extract_env, inject_env, trace_env, use_env_context
 from rel_telemetry._scope import Instrumentation, metrics_enabled, tracing_enabled
 from rel_telemetry._tracing import (
     add_span_event,
@@ -37,6 +37,7 @@ from rel_telemetry._tracing import (
     record_failure,
     start_span,
     traced,
+    use_span,
 )
 from rel_telemetry._version import __version__
 
@@ -57,6 +58,7 @@ __all__ = [
     "start_span",
     "traced",
     "tracing_enabled",
+    "use_span",
     "attributes",
     # errors and logging
     "ErrorReport",
@@ -69,6 +71,7 @@ __all__ = [
     # propagation
     "extract_env",
     "inject_env",
+    "trace_env",
     "use_env_context",
     # ambient deadline
     "cap_timeout",

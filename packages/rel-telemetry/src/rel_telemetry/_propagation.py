@@ -60,28 +60,47 @@ def process_parent_context() -> Context | None:
     return _process_parent  # type: ignore[return-value]
 
 
+def trace_env() -> dict[str, str]:
+    """Return only the trace-context variables a child process needs, never the rest of the environment.
+
+    ``{"TRACEPARENT": ..., "TRACESTATE": ...}`` for the active span (TRACESTATE
+    only when there is one); with no active span, those this process inherited;
+    ``{}`` when there is no trace context at all. Merge the result into the
+    environment you already build for a child. Unlike :func:`inject_env` this
+    does not remove stale values from that environment: drop ``TRACEPARENT`` /
+    ``TRACESTATE`` from it first when they may be stale. Never raises.
+    """
+    ctx: Context | None = None
+    if not _trace_api.get_current_span().get_span_context().is_valid:
+        ctx = process_parent_context()
+        if ctx is None:
+            return {}
+    carrier: dict[str, str] = {}
+    try:
+        _propagator.inject(carrier, context=ctx)
+    except Exception:  # a broken span must not break a spawn
+        _log.debug("could not write the trace context", exc_info=True)
+        return {}
+    result: dict[str, str] = {}
+    if "traceparent" in carrier:
+        result[TRACEPARENT] = carrier["traceparent"]
+    if carrier.get("tracestate"):
+        result[TRACESTATE] = carrier["tracestate"]
+    return result
+
+
 def inject_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """Return a copy of ``env`` (default ``os.environ``) carrying the current trace context.
 
     ``TRACEPARENT``/``TRACESTATE`` are set from the active span; with no active
     span the context this process inherited is passed on, and stale values are
     removed when there is none. Pass the result as a child process's ``env``.
+    :func:`trace_env` returns the trace variables alone.
     """
     result = dict(os.environ if env is None else env)
-    ctx: Context | None = None
-    if not _trace_api.get_current_span().get_span_context().is_valid:
-        ctx = process_parent_context()
-        if ctx is None:
-            result.pop(TRACEPARENT, None)
-            result.pop(TRACESTATE, None)
-            return result
-    carrier: dict[str, str] = {}
-    _propagator.inject(carrier, context=ctx)
+    result.pop(TRACEPARENT, None)
     result.pop(TRACESTATE, None)
-    if "traceparent" in carrier:
-        result[TRACEPARENT] = carrier["traceparent"]
-    if carrier.get("tracestate"):
-        result[TRACESTATE] = carrier["tracestate"]
+    result.update(trace_env())
     return result
 
 

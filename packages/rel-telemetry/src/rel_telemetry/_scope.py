@@ -41,7 +41,13 @@ def tracing_enabled() -> bool:
 
 
 def metrics_enabled() -> bool:
-    """Return True when an application has installed a real meter provider."""
+    """Return True when an application has installed a real meter provider.
+
+    The hot-path check for metrics, the twin of :func:`tracing_enabled`: while
+    no provider is installed it is one global read and a comparison, so a
+    package may call it on every operation (rel-retry does on every
+    first-time success) and record metrics the moment a provider appears.
+    """
     provider = _metrics_internal._METER_PROVIDER
     return provider is not None and not isinstance(provider, NoOpMeterProvider)
 

@@ -238,6 +238,57 @@ class traced:
         return cast(Callable[P, R], wrapper)
 
 
+class use_span:
+    """Make an existing ``span`` the current span for a ``with`` or ``async with`` block.
+
+    Spans started in the block become its children, log records written in it
+    carry its ids and :func:`inject_env` passes it to child processes. An
+    exception leaving the block is recorded on the span as :class:`traced`
+    records it (ERROR status, ``error.type``, an exception event; cancellation
+    as ``rel.cancelled``) unless ``record_exception=False``, and propagates
+    unchanged. ``end_on_exit=True`` also ends the span when the block ends.
+    The invalid span that :func:`start_span` returns while no tracer provider
+    is installed is not attached at all, so the block then costs next to
+    nothing. One ``use_span`` object serves one block at a time.
+    """
+
+    __slots__ = ("_end_on_exit", "_record_exception", "_span", "_token")
+
+    def __init__(self, span: Span, *, end_on_exit: bool = False, record_exception: bool = True) -> None:
+        self._span = span
+        self._end_on_exit = end_on_exit
+        self._record_exception = record_exception
+        self._token: object | None = None
+
+    def __enter__(self) -> Span:
+        span = self._span
+        if span is not INVALID_SPAN:
+            if self._token is not None:
+                raise RuntimeError("use_span() is already active; create one per with block")
+            self._token = _context_api.attach(_trace_api.set_span_in_context(span))
+        return span
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        span = self._span
+        token, self._token = self._token, None
+        if token is not None:
+            _context_api.detach(token)  # type: ignore[arg-type]
+        if exc is not None and self._record_exception and span.is_recording():
+            record_failure(span, exc)
+        if self._end_on_exit:
+            span.end()
+
+    async def __aenter__(self) -> Span:
+        return self.__enter__()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
 def current_span() -> Span:
     """The active span (a non-recording invalid span when there is none)."""
     return _trace_api.get_current_span()
