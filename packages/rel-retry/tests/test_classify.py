@@ -176,3 +176,67 @@ def test_classify_never_raises_on_a_broken_exception() -> None:
             raise RuntimeError("no")
 
     assert classify_failure(Broken()).suggested_action == "manual_intervention"
+
+
+class _Refused(Exception):
+    """A library error marked not retryable, the way rel-guard can mark its refusals."""
+
+    rel_retryable = False
+
+
+class _Busy(ValueError):
+    """A ValueError subclass its library says is worth retrying."""
+
+    rel_retryable = True
+
+
+class _Hinted(Exception):
+    """Retryable only while it carries a hint: the marker is a property."""
+
+    def __init__(self, retry_after: float | None) -> None:
+        super().__init__("refused")
+        self.retry_after = retry_after
+
+    @property
+    def rel_retryable(self) -> bool:
+        return self.retry_after is not None
+
+
+def test_rel_retryable_marker_decides() -> None:
+    """An exception's bool rel_retryable attribute (class, instance or property) overrides the built-in rules."""
+    refused = classify_failure(_Refused("breaker open"))
+    assert (refused.is_transient, refused.suggested_action) == (False, "fail")
+    assert "rel_retryable=False" in refused.reason
+    busy = classify_failure(_Busy("busy"))
+    assert (busy.is_transient, busy.suggested_action) == (True, "retry")
+    assert classify_failure(_Hinted(1.5)).is_transient
+    assert not classify_failure(_Hinted(None)).is_transient
+    marked = ConnectionError("reset")
+    marked.rel_retryable = False  # type: ignore[attr-defined]
+    assert not classify_failure(marked).is_transient
+
+
+@pytest.mark.parametrize("value", [None, 0, 1, "no", object()])
+def test_non_bool_marker_is_ignored(value: object) -> None:
+    """Only True or False count; any other value leaves the built-in rules in charge."""
+    error = ConnectionError("reset")
+    error.rel_retryable = value  # type: ignore[attr-defined]
+    assert classify_failure(error).is_transient
+    assert classify_failure(error).suggested_action == "retry"
+
+
+def test_marker_that_raises_is_ignored() -> None:
+    """A marker property that raises does not break classification."""
+
+    class Broken(TimeoutError):
+        @property
+        def rel_retryable(self) -> bool:
+            raise RuntimeError("no")
+
+    assert classify_failure(Broken()).is_transient
+
+
+def test_registered_rule_wins_over_the_marker() -> None:
+    """The application's own rules still come first."""
+    register_failure_rule(FailureRule(True, "we retry refusals", exception_types=(_Refused,)))
+    assert classify_failure(_Refused("x")).is_transient

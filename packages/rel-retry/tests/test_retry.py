@@ -444,3 +444,23 @@ def test_attempt_count_property(failures: int, max_retries: int) -> None:
                 retry_with_backoff(fn, RetryConfig(max_retries=max_retries))
             assert f"after {max_retries + 1} attempt(s)" in info.value.__notes__[0]
     assert fn.calls == min(failures, max_retries) + 1
+
+
+class _MarkedPermanent(Exception):
+    rel_retryable = False
+
+
+def test_marked_error_fails_fast_with_a_note(mode: str) -> None:
+    """An error marked rel_retryable=False is raised after one call, the note naming the marker."""
+    fn = Failing(lambda: _MarkedPermanent("refused"))
+    with pytest.raises(_MarkedPermanent) as info:
+        invoke(mode, fn, FAST)
+    assert fn.calls == 1
+    assert "rel_retryable=False" in info.value.__notes__[0]
+
+
+def test_retryable_exceptions_still_decide_over_the_marker(mode: str) -> None:
+    """An explicit retryable_exceptions list is obeyed even for a marked error."""
+    fn = Flaky(_MarkedPermanent("refused"), result=4)
+    assert invoke(mode, fn, FAST, retryable_exceptions=(_MarkedPermanent,)) == 4
+    assert fn.calls == 2

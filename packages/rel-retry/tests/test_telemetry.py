@@ -159,3 +159,15 @@ def test_leaving_a_retry_block_early_closes_its_span() -> None:
         block.close()  # type: ignore[attr-defined]
     assert spans.names() == ["retry left"]
     assert spans.one("retry left").attributes[RETRY_OUTCOME] == "cancelled"
+
+
+def test_a_handled_retry_leaves_the_outer_span_unfailed(mode: str) -> None:
+    """Failures the policy retried away mark neither the retry span nor the caller's span as failed."""
+    fn = Flaky(ConnectionError("a"), result=1)
+    fn.__qualname__ = "healed"  # type: ignore[attr-defined]
+    with capture_spans() as spans, traced("caller"):
+        assert invoke(mode, fn, FAST) == 1
+    caller = spans.one("caller")
+    assert caller.status.status_code is StatusCode.UNSET
+    assert spans.one("retry healed").status.status_code is StatusCode.UNSET
+    assert spans.children_of(caller) == [spans.one("retry healed")]

@@ -11,8 +11,8 @@ from typing import Any
 from rel_retry._config import RetryConfig, resolve_config
 from rel_retry._loop import first_success
 from rel_retry._state import RetryContext
-from rel_retry._telemetry import metrics_on
 from rel_retry._testing import SWITCH
+from rel_telemetry import metrics_enabled
 
 
 class Attempt:
@@ -146,5 +146,5 @@ class retry_context:
     def _success(self, ctx: RetryContext | None) -> None:
         if ctx is not None:
             ctx.succeeded()
-        elif SWITCH.record is not None or metrics_on():
+        elif SWITCH.record is not None or metrics_enabled():
             first_success(self.name)

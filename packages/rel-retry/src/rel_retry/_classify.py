@@ -108,6 +108,21 @@ def registered_failure_rules() -> tuple[FailureRule, ...]:
     return _registered
 
 
+def retryable_marker(exc: BaseException) -> bool | None:
+    """The exception's own verdict: its ``rel_retryable`` attribute if it is a bool, else None.
+
+    A library marks its errors without depending on rel-retry: a class
+    attribute (``rel_retryable = False``), an instance attribute or a property
+    deciding per instance. Any other value, or an attribute that raises, is
+    ignored.
+    """
+    try:
+        value = getattr(exc, "rel_retryable", None)
+    except Exception:
+        return None
+    return value if isinstance(value, bool) else None
+
+
 def http_status(exc: BaseException) -> int | None:
     """The HTTP status carried by ``exc`` (``.status_code``, ``.status``, ``.response``), or None."""
     candidates: list[object] = [getattr(exc, "status_code", None), getattr(exc, "status", None)]
@@ -203,10 +218,12 @@ def classify_failure(exc: BaseException) -> FailureClassification:
     """Classify ``exc`` as transient (worth retrying) or permanent (fail fast). Never raises.
 
     Order: interrupts and cancellation (never retried); registered rules;
-    HTTP status (408/429/502/503/504 transient, other 4xx permanent); errno
-    (EAGAIN, EWOULDBLOCK, EBUSY, connection errors transient); network errors
-    and ``TimeoutError`` transient; ``PermissionError`` transient on Windows
-    (a file held open elsewhere), permanent elsewhere; missing files and
+    the exception's own ``rel_retryable`` attribute when it is a bool (True:
+    transient, False: permanent); HTTP status (408/429/502/503/504 transient,
+    other 4xx permanent); errno (EAGAIN, EWOULDBLOCK, EBUSY, connection
+    errors transient); network errors and ``TimeoutError`` transient;
+    ``PermissionError`` transient on Windows (a file held open elsewhere),
+    permanent elsewhere; missing files and
     logic errors (``ValueError``, ``TypeError``, ``KeyError``,
     ``AttributeError``, ``AssertionError``) permanent; then class names and
     messages (rate limit, timeout, validation, schema). Anything else is
@@ -219,6 +236,15 @@ def classify_failure(exc: BaseException) -> FailureClassification:
     for rule in _registered:
         if rule.matches(exc):
             return rule.classify(exc)
+    marked = retryable_marker(exc)
+    if marked is not None:
+        verdict = "retryable" if marked else "not retryable"
+        return FailureClassification(
+            exc,
+            marked,
+            f"{type(exc).__name__} is marked {verdict} (rel_retryable={marked})",
+            "retry" if marked else "fail",
+        )
 
     status = http_status(exc)
     if status is not None:

@@ -84,7 +84,7 @@ class RetryConfig:
 
     @property
     def max_attempts(self) -> int:
-        """Total attempts allowed: the first one plus ``max_retries``."""
+        """The number of attempts allowed, the first one plus ``max_retries``."""
         return self.max_retries + 1
 
 

@@ -1,24 +1,20 @@
 """`retry_with_backoff`, `async_retry_with_backoff` and `with_retry`: decorate or call directly.
 
-The first attempt runs inside a bare ``try``: a call that succeeds first time
-pays for one clock read and nothing else (no span, no policy object). Only a
-failure enters the retry loop.
+The first attempt runs inside a bare ``try`` (see ``_fastpath``): a call that
+succeeds first time pays for one clock read and two flag checks, and builds no
+span and no policy object. Only a failure enters the retry loop.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar, overload
 
-from opentelemetry.metrics import _internal as metrics_api
-
 from rel_retry._config import DEFAULT_CONFIG, RetryConfig, resolve_config
-from rel_retry._loop import call_async, call_sync, first_success, retry_async, retry_sync
-from rel_retry._telemetry import metrics_on
-from rel_retry._testing import SWITCH
+from rel_retry._fastpath import first_attempt_wrapper
+from rel_retry._loop import call_async, call_sync
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -40,25 +36,7 @@ def _decorate(fn: Callable[P, R], config: RetryConfig) -> Callable[P, R]:
             return call_sync(fn, args, kwargs, config, name)  # type: ignore[no-any-return]
 
         return general
-
-    monotonic = time.monotonic
-    switch = SWITCH
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        started = monotonic()
-        try:
-            result = fn(*args, **kwargs)
-        except Exception as exc:
-            error = exc
-        else:
-            # Two attribute reads: testing mode off and no meter provider ever installed.
-            if switch.record is not None or (metrics_api._METER_PROVIDER is not None and metrics_on()):
-                first_success(name)
-            return result
-        return retry_sync(fn, args, kwargs, config, name, started=started, error=error, result=None)  # type: ignore[no-any-return]
-
-    return wrapper
+    return first_attempt_wrapper(fn, config, name, is_async=False)  # type: ignore[no-any-return]
 
 
 def _decorate_async(
@@ -71,24 +49,7 @@ def _decorate_async(
             return await call_async(fn, args, kwargs, config, name)  # type: ignore[no-any-return]
 
         return general
-
-    monotonic = time.monotonic
-    switch = SWITCH
-
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        started = monotonic()
-        try:
-            result = await fn(*args, **kwargs)
-        except Exception as exc:
-            error = exc
-        else:
-            if switch.record is not None or (metrics_api._METER_PROVIDER is not None and metrics_on()):
-                first_success(name)
-            return result
-        return await retry_async(fn, args, kwargs, config, name, started=started, error=error, result=None)  # type: ignore[no-any-return]
-
-    return wrapper
+    return first_attempt_wrapper(fn, config, name, is_async=True)  # type: ignore[no-any-return]
 
 
 @overload
@@ -163,7 +124,7 @@ def async_retry_with_backoff(
     ``fn`` returns an awaitable (a coroutine function or a lambda creating a
     coroutine); waits are ``asyncio.sleep`` and a cancellation stops them at
     once. Given only a config (or options), returns a decorator for coroutine
-    functions. Options and failure semantics as :func:`retry_with_backoff`.
+    functions. Options and failure semantics as :func:`~rel_retry.retry_with_backoff`.
     """
     if fn_or_config is None or isinstance(fn_or_config, RetryConfig):
         if fn_or_config is not None and config is not None:
@@ -198,8 +159,8 @@ def with_retry(
     """Decorator: retry up to ``max_retries`` times, waiting ``retry_delay * backoff_factor**n``.
 
     ``exceptions_to_retry`` limits what is retried (default: transient failures
-    per :func:`classify_failure`); ``timeout`` bounds the whole call in seconds.
-    Other keyword options as :func:`retry_with_backoff`. Works on functions and
+    per :func:`~rel_retry.classify_failure`); ``timeout`` bounds the whole call in seconds.
+    Other keyword options as :func:`~rel_retry.retry_with_backoff`. Works on functions and
     coroutine functions; also usable bare as ``@with_retry``.
     Raises ValueError for a bad value.
     """

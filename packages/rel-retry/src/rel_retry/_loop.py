@@ -11,8 +11,8 @@ from rel_retry._config import RetryConfig
 from rel_retry._errors import RetryError
 from rel_retry._state import RetryContext
 from rel_retry._telemetry import count_attempt
-from rel_retry._telemetry import metrics_on as _metrics_on
 from rel_retry._testing import SWITCH, RecordedAttempt
+from rel_telemetry import metrics_enabled
 
 
 def first_success(name: str) -> None:
@@ -128,7 +128,7 @@ def call_sync(
     else:
         check = config.retry_on_result
         if check is None or not check(result):
-            if SWITCH.record is not None or _metrics_on():
+            if SWITCH.record is not None or metrics_enabled():
                 first_success(config.name or name)
             return result
         return retry_sync(fn, args, kwargs, config, name, started=started, error=None, result=result)
@@ -155,7 +155,7 @@ async def call_async(
     else:
         check = config.retry_on_result
         if check is None or not check(result):
-            if SWITCH.record is not None or _metrics_on():
+            if SWITCH.record is not None or metrics_enabled():
                 first_success(config.name or name)
             return result
         return await retry_async(fn, args, kwargs, config, name, started=started, error=None, result=result)

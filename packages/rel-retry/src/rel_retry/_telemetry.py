@@ -7,8 +7,6 @@ from typing import Any
 
 from opentelemetry import context as _context_api
 from opentelemetry import trace as _trace_api
-from opentelemetry.metrics import NoOpMeterProvider
-from opentelemetry.metrics import _internal as _metrics_internal
 from opentelemetry.trace import Span, Status, StatusCode
 
 from rel_retry._version import __version__
@@ -28,12 +26,6 @@ ATTEMPTS_COUNTER = INSTRUMENTATION.counter(
     "rel.retry.attempts", unit="{attempt}", description="Attempts made under a retry policy, by outcome."
 )
 ATTEMPT_FAILED_EVENT = "rel.retry.attempt_failed"
-
-
-def metrics_on() -> bool:
-    """The cheapest check for an installed meter provider (first-time success path)."""
-    provider = _metrics_internal._METER_PROVIDER
-    return provider is not None and type(provider) is not NoOpMeterProvider
 
 
 def count_attempt(name: str, outcome: str) -> None:
