@@ -12,6 +12,7 @@ from rel_io import (
     async_atomic_write_bytes,
     async_atomic_write_json,
     async_atomic_write_text,
+    async_cleanup_stale_temps,
     atomic_open,
     atomic_write_bytes,
     atomic_write_json,
@@ -190,6 +191,18 @@ def test_cleanup_stale_temps_removes_only_old_rel_temps(tmp_path):
     assert cleanup_stale_temps(tmp_path, older_than=0) == [str(fresh)]
 
 
+async def test_async_cleanup_stale_temps(tmp_path):
+    """The async variant removes the same stale temps as the sync one and leaves other files alone."""
+    stale = tmp_path / ".data.json.rel-0123456789ab.tmp"
+    stale.write_text("partial")
+    os.utime(stale, (1_000_000_000, 1_000_000_000))
+    keep = tmp_path / "data.json"
+    keep.write_text("{}")
+    assert await async_cleanup_stale_temps(tmp_path, older_than=60) == [str(stale)]
+    assert keep.exists()
+    assert not stale.exists()
+
+
 def test_cleanup_rejects_negative_age(tmp_path):
     """A negative older_than is a configuration error."""
     with pytest.raises(ValueError, match="older_than"):
@@ -257,4 +270,120 @@ def test_long_non_ascii_name(tmp_path):
     name = "é" * 127  # 254 bytes in UTF-8
     atomic_write_text(tmp_path / name, "ok")
     assert (tmp_path / name).read_text() == "ok"
+    assert temps_in(tmp_path) == []
+
+
+@pytest.mark.parametrize("kind", ["bytearray", "memoryview of ints", "sliced memoryview"])
+def test_buffer_types_are_written_byte_exact(tmp_path, kind):
+    """bytearray and memoryviews (any item size, sliced) are written as their raw bytes."""
+    import array
+
+    ints = array.array("i", range(1000))
+    data = {
+        "bytearray": bytearray(b"abc" * 1000),
+        "memoryview of ints": memoryview(ints),
+        "sliced memoryview": memoryview(b"0123456789")[2:7],
+    }[kind]
+    atomic_write_bytes(tmp_path / "b", data)
+    assert (tmp_path / "b").read_bytes() == bytes(data)
+
+
+def test_nested_writes_of_one_target_in_one_thread(tmp_path):
+    """Two atomic_open blocks on one target in one thread get their own temps; each lands whole when it ends."""
+    path = tmp_path / "f"
+    with atomic_open(path, "w") as outer:
+        outer.write("outer")
+        with atomic_open(path, "w") as inner:
+            inner.write("inner")
+            assert len(temps_in(tmp_path)) == 2
+        assert path.read_text() == "inner"
+    assert path.read_text() == "outer"
+    assert temps_in(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "write", [lambda p: atomic_write_bytes(p, b"x"), lambda p: atomic_open(p, "w").__enter__()]
+)
+def test_parent_that_is_a_file_is_file_write_error(tmp_path, write):
+    """A path under a regular file fails with FileWriteError (a NotADirectoryError) naming the path."""
+    (tmp_path / "plain").write_text("")
+    path = tmp_path / "plain" / "f"
+    with pytest.raises(FileWriteError) as info:
+        write(path)
+    assert isinstance(info.value, NotADirectoryError)
+    assert str(path) in str(info.value)
+
+
+def test_unsearchable_parent_is_file_write_error():
+    """A target in a directory we may not search fails with FileWriteError (a PermissionError)."""
+    import tempfile
+
+    from conftest import unprivileged
+
+    shared = tempfile.mkdtemp(prefix="rel-io-nosearch-")
+    try:
+        os.chmod(shared, 0o755)
+        os.mkdir(os.path.join(shared, "closed"), 0o700)
+        os.chmod(os.path.join(shared, "closed"), 0)
+        with unprivileged(), pytest.raises(FileWriteError) as info:
+            atomic_write_bytes(os.path.join(shared, "closed", "f"), b"x")
+        assert isinstance(info.value, PermissionError)
+    finally:
+        os.chmod(os.path.join(shared, "closed"), 0o700)
+        os.rmdir(os.path.join(shared, "closed"))
+        os.rmdir(shared)
+
+
+@pytest.mark.parametrize("spelling", ["f", "./f", "sub//f", "sub/../f", "x" * 120])
+def test_path_spellings(tmp_path, monkeypatch, spelling):
+    """Relative, doubled-slash, dotted and long target names are written in place, twice, with no temp left."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    for content in (b"one", b"two"):
+        atomic_write_bytes(spelling, content)
+        assert (tmp_path / spelling).read_bytes() == content
+    assert temps_in(tmp_path) == []
+    assert temps_in(tmp_path / "sub") == []
+
+
+async def test_async_with_atomic_open(tmp_path):
+    """`async with atomic_open` streams into a temp and swaps it in on a clean exit; a failure keeps the old file."""
+    path = tmp_path / "stream.txt"
+    path.write_text("old")
+    async with atomic_open(path, "w") as fh:
+        fh.write("new")
+        assert path.read_text() == "old"
+    assert path.read_text() == "new"
+
+    async def fail_midway() -> None:
+        async with atomic_open(path, "wb") as fb:
+            fb.write(b"partial")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await fail_midway()
+    assert path.read_text() == "new"
+    assert temps_in(tmp_path) == []
+
+
+async def test_async_with_atomic_open_cancelled_on_entry_leaves_no_temp(tmp_path):
+    """Cancelling a task while `async with atomic_open` creates its temp leaves no temp behind."""
+    import asyncio
+
+    path = tmp_path / "f"
+    path.write_text("old")
+
+    async def writer() -> None:
+        async with atomic_open(path, "w") as fh:
+            fh.write("new")
+            await asyncio.sleep(10)
+
+    for attempt in range(20):  # cancel at various points: entering, or inside the block
+        task = asyncio.create_task(writer())
+        for _ in range(attempt % 4):
+            await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert path.read_text() == "old"
     assert temps_in(tmp_path) == []

@@ -94,3 +94,14 @@ def test_ensure_dir_mode(tmp_path):
     os.umask(0o022)
     target = ensure_dir(tmp_path / "private", mode=0o750)
     assert target.stat().st_mode & 0o777 == 0o750
+
+
+async def test_async_ensure_dir(tmp_path):
+    """async_ensure_dir creates parents off the event loop and raises DirectoryOperationError over a file."""
+    from rel_io import async_ensure_dir
+
+    assert await async_ensure_dir(tmp_path / "a" / "b", 0o750) == tmp_path / "a" / "b"
+    assert (tmp_path / "a" / "b").is_dir()
+    (tmp_path / "f").write_text("")
+    with pytest.raises(DirectoryOperationError):
+        await async_ensure_dir(tmp_path / "f")

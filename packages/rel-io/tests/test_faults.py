@@ -280,3 +280,24 @@ def test_read_only_directory(tmp_path):
         os.chmod(shared, 0o755)
         os.unlink(path)
         os.rmdir(shared)
+
+
+@pytest.mark.parametrize(
+    "payload", [b"abcdefghij" * 1000, bytearray(b"0123456789" * 1000)], ids=["bytes", "bytearray"]
+)
+def test_short_writes_are_continued_exactly(tmp_path, monkeypatch, payload):
+    """A kernel that accepts at most 333 bytes per os.write (injected) still gets every byte once, in order."""
+    path = tmp_path / "f"
+    real_write = os.write
+    calls = 0
+
+    def short_write(fd, data):
+        nonlocal calls
+        calls += 1
+        return real_write(fd, bytes(data[:333]))
+
+    monkeypatch.setattr(os, "write", short_write)
+    atomic_write_bytes(path, payload)
+    monkeypatch.undo()
+    assert path.read_bytes() == bytes(payload)
+    assert calls == -(-len(payload) // 333)

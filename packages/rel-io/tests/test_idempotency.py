@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from rel_io import (
     FileWriteError,
+    async_is_idempotent_write,
     async_write_if_changed,
     compute_content_hash,
     generate_unique_key,
@@ -34,6 +35,15 @@ def test_is_idempotent_write(tmp_path):
     assert is_idempotent_write(path, "line 1\nline 2\n") is True
     assert is_idempotent_write(path, b"line 1\nline 2\n") is True
     assert is_idempotent_write(path, "line 1\nline 3\n") is False
+
+
+async def test_async_is_idempotent_write(tmp_path):
+    """The async variant gives the same answers as the sync one, from a worker thread."""
+    path = tmp_path / "f"
+    assert await async_is_idempotent_write(path, "x") is False
+    path.write_bytes(b"same")
+    assert await async_is_idempotent_write(path, "same") is True
+    assert await async_is_idempotent_write(path, b"other") is False
 
 
 def test_seed_write_if_changed(tmp_path):

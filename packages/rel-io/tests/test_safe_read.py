@@ -80,3 +80,18 @@ def test_max_bytes_applies(tmp_path):
     (tmp_path / "big").write_text("x" * 100)
     assert safe_read_text(tmp_path / "big", max_bytes=10) is None
     assert safe_read_text(tmp_path / "big", max_bytes=100) == "x" * 100
+
+
+async def test_async_safe_reads(tmp_path):
+    """The async safe readers return content, or the default (with the same report) on failure."""
+    from rel_io import async_safe_read_json, async_safe_read_lines, async_safe_read_text
+
+    (tmp_path / "c.json").write_text('{"a": 1}')
+    (tmp_path / "m").write_text("a\n# c\n\nb\n")
+    assert await async_safe_read_json(tmp_path / "c.json") == {"a": 1}
+    assert await async_safe_read_json(tmp_path / "missing.json", {"d": 1}, context="cfg") == {"d": 1}
+    assert get_error_reports(operation="safe_read_json", limit=1)[0].context == {"context": "cfg"}
+    assert await async_safe_read_text(tmp_path / "missing") is None
+    assert await async_safe_read_lines(tmp_path / "m", skip_blank=True, comment_prefix="#") == ["a", "b"]
+    with pytest.raises(FileReadError):
+        await async_safe_read_text(tmp_path / "missing", raise_on_error=True)

@@ -9,13 +9,14 @@ from rel_io._atomic import (
     async_atomic_write_bytes,
     async_atomic_write_json,
     async_atomic_write_text,
+    async_cleanup_stale_temps,
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
     cleanup_stale_temps,
 )
 from rel_io._atomic_open import AtomicFile, atomic_open
-from rel_io._dirs import async_list_dir, async_scan_dir, ensure_dir, list_dir, scan_dir
+from rel_io._dirs import async_ensure_dir, async_list_dir, async_scan_dir, ensure_dir, list_dir, scan_dir
 from rel_io._durable import fsync_dir, fsync_fd
 from rel_io._env import env_bool, env_duration, env_float, env_int
 from rel_io._errors import (
@@ -41,6 +42,7 @@ from rel_io._files import (
     write_json,
 )
 from rel_io._idempotency import (
+    async_is_idempotent_write,
     async_write_if_changed,
     compute_content_hash,
     generate_unique_key,
@@ -49,7 +51,14 @@ from rel_io._idempotency import (
 )
 from rel_io._lock import FileLock, file_lock, lock_path_for
 from rel_io._parsing import safe_parse_bool, safe_parse_duration, safe_parse_float, safe_parse_int
-from rel_io._safe_read import safe_read_json, safe_read_lines, safe_read_text
+from rel_io._safe_read import (
+    async_safe_read_json,
+    async_safe_read_lines,
+    async_safe_read_text,
+    safe_read_json,
+    safe_read_lines,
+    safe_read_text,
+)
 from rel_io._shared_json import async_atomic_read_json, async_update_json, atomic_read_json, update_json
 from rel_io._version import __version__
 from rel_retry import with_retry
@@ -72,6 +81,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "async_cleanup_stale_temps",
     "cleanup_stale_temps",
     "fsync_dir",
     "fsync_fd",
@@ -86,6 +96,9 @@ __all__ = [
     "read_json",
     "write_file",
     "write_json",
+    "async_safe_read_json",
+    "async_safe_read_lines",
+    "async_safe_read_text",
     "safe_read_json",
     "safe_read_lines",
     "safe_read_text",
@@ -98,6 +111,7 @@ __all__ = [
     "atomic_read_json",
     "update_json",
     # directories
+    "async_ensure_dir",
     "async_list_dir",
     "async_scan_dir",
     "ensure_dir",
@@ -105,6 +119,7 @@ __all__ = [
     "scan_dir",
     # idempotency
     "async_write_if_changed",
+    "async_is_idempotent_write",
     "compute_content_hash",
     "generate_unique_key",
     "is_idempotent_write",

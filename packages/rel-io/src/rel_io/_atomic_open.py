@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from types import TracebackType
@@ -9,12 +10,18 @@ from typing import IO, Any, Generic, Literal, TypeVar, overload
 
 from rel_io._atomic import PathLike, PendingReplace
 from rel_io._telemetry import report
+from rel_io._transient import bounded
 
 F = TypeVar("F", IO[str], IO[bytes])
 
 
 class AtomicFile(Generic[F]):
-    """Context manager returned by :func:`atomic_open`; ``with`` yields the file object."""
+    """Context manager returned by :func:`atomic_open`; ``with`` and ``async with`` yield the file object.
+
+    With ``async with`` the temp's creation and the final sync and rename run
+    in a worker thread, off the event loop; the writes in the block go to the
+    file object's buffer as usual.
+    """
 
     __slots__ = ("_durable", "_encoding", "_file", "_file_mode", "_mode", "_newline", "_path", "_pending")
 
@@ -79,10 +86,27 @@ class AtomicFile(Generic[F]):
                 report("atomic_open", wrapped, self._path)
             raise wrapped from err
         try:
-            pending.commit(self._durable)
+            # The ambient deadline bounds the sync and rename, where a dead mount hangs.
+            bounded(lambda: pending.commit(self._durable), None, "atomic_open", self._path)
         except Exception as err:
             report("atomic_open", err, self._path)
             raise
+
+    async def __aenter__(self) -> F:
+        entering = asyncio.ensure_future(asyncio.to_thread(self.__enter__))
+        try:
+            return await asyncio.shield(entering)
+        except asyncio.CancelledError:
+            # The thread may still create the temp: wait for it, then remove it.
+            with contextlib.suppress(BaseException):
+                await entering
+            self.__exit__(asyncio.CancelledError, asyncio.CancelledError(), None)
+            raise
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await asyncio.to_thread(self.__exit__, exc_type, exc, tb)
 
 
 @overload
@@ -114,12 +138,14 @@ def atomic_open(
     durable: bool = True,
     file_mode: int | None = None,
 ) -> AtomicFile[Any]:
-    """Stream a new version of ``path``: ``with atomic_open(p, "w") as f: f.write(...)``.
+    """Stream a new version of ``path``: ``with atomic_open(p, "w") as f: f.write(...)`` (or ``async with``).
 
     Writes go to a temp beside ``path``; only a block that exits normally
     replaces ``path`` (with the guarantees of :func:`atomic_write_bytes`). An
     exception in the block removes the temp and leaves ``path`` untouched.
-    ``file_mode`` sets the permission bits. Raises :class:`FileWriteError`.
+    ``file_mode`` sets the permission bits. Raises :class:`FileWriteError`, and
+    :class:`IOTimeoutError` when an ambient rel deadline passes during the final
+    sync and rename (the temp is then removed instead of renamed).
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open mode must be 'w' or 'wb', got {mode!r}")

@@ -25,32 +25,39 @@ def _run(operation: str, path: PathLike, fn: Any, timeout: float | None, max_ret
             raise
 
 
-def ensure_dir(path: PathLike, mode: int = 0o777) -> Path:
+def ensure_dir(path: PathLike, mode: int = 0o777, *, timeout: float | None = None) -> Path:
     """Create directory ``path`` and its missing parents (``mode`` less the umask); return it.
 
     An existing directory is fine. Raises :class:`DirectoryOperationError`
-    when the path exists as something else or cannot be created.
+    when the path exists as something else or cannot be created, and
+    :class:`IOTimeoutError` after ``timeout`` s (capped by the ambient deadline).
     """
+    check_retry_args(0, timeout)
     where = os.fspath(path)
     with io_span("ensure_dir", where):
         try:
-            os.makedirs(where, mode=mode, exist_ok=True)
-        except FileExistsError as exc:  # exists, but not as a directory
-            cls = error_class(DirectoryOperationError, errno.ENOTDIR)
-            err: Exception = cls(
-                f"ensure_dir failed for {where!r}: the path exists and is not a directory; "
-                "remove it or choose another path",
-                path=where,
-                operation="ensure_dir",
-                errno=errno.ENOTDIR,
-            )
-            report("ensure_dir", err, where)
-            raise err from exc
-        except OSError as exc:
-            err = from_os_error(DirectoryOperationError, "ensure_dir", where, exc)
-            report("ensure_dir", err, where)
-            raise err from exc
+            bounded(lambda: make_dirs(where, mode), timeout, "ensure_dir", where)
+        except Exception as exc:
+            report("ensure_dir", exc, where)
+            raise
     return Path(where)
+
+
+def make_dirs(where: str, mode: int = 0o777) -> None:
+    """``os.makedirs(exist_ok=True)`` with :class:`DirectoryOperationError` for failures."""
+    try:
+        os.makedirs(where, mode=mode, exist_ok=True)
+    except FileExistsError as exc:  # exists, but not as a directory
+        cls = error_class(DirectoryOperationError, errno.ENOTDIR)
+        raise cls(
+            f"ensure_dir failed for {where!r}: the path exists and is not a directory; "
+            "remove it or choose another path",
+            path=where,
+            operation="ensure_dir",
+            errno=errno.ENOTDIR,
+        ) from exc
+    except OSError as exc:
+        raise from_os_error(DirectoryOperationError, "ensure_dir", where, exc) from exc
 
 
 def _listdir(where: str) -> list[str]:
@@ -165,3 +172,8 @@ async def async_list_dir(path: PathLike, **kwargs: Any) -> list[str]:
 async def async_scan_dir(path: PathLike, *args: Any, **kwargs: Any) -> list[str]:
     """:func:`scan_dir` in a worker thread, off the event loop."""
     return await asyncio.to_thread(scan_dir, path, *args, **kwargs)
+
+
+async def async_ensure_dir(path: PathLike, mode: int = 0o777, **kwargs: Any) -> Path:
+    """:func:`ensure_dir` in a worker thread, off the event loop."""
+    return await asyncio.to_thread(ensure_dir, path, mode, **kwargs)

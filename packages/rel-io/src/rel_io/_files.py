@@ -171,7 +171,9 @@ def write_file(
 
     Transient OS errors are retried (a failed fsync never is). Raises
     :class:`FileWriteError` (the old content is then intact) or
-    :class:`IOTimeoutError` after ``timeout`` s (the write may still land).
+    :class:`IOTimeoutError` after ``timeout`` s (capped by the ambient
+    deadline); the abandoned write then removes its temp instead of landing,
+    unless it had already reached the rename.
     """
     data = content.encode(encoding) if isinstance(content, str) else bytes(content)
     _run(

@@ -8,10 +8,12 @@ import hashlib
 import os
 
 from rel_io._atomic import PathLike, replace_durably, resolve_target
-from rel_io._dirs import ensure_dir
-from rel_io._errors import FileReadError, FileWriteError
+from rel_io._dirs import make_dirs
+from rel_io._durable import fsync_dir
+from rel_io._errors import FileReadError, FileWriteError, IOTimeoutError
 from rel_io._files import load_bytes
 from rel_io._telemetry import io_span, report
+from rel_io._transient import bounded, check_retry_args
 
 
 def _as_bytes(content: str | bytes, encoding: str = "utf-8") -> bytes:
@@ -37,14 +39,21 @@ def _same_content(path: PathLike, data: bytes, operation: str) -> bool:
         raise
 
 
-def is_idempotent_write(path: PathLike, content: str | bytes, *, encoding: str = "utf-8") -> bool:
+def is_idempotent_write(
+    path: PathLike, content: str | bytes, *, encoding: str = "utf-8", timeout: float | None = None
+) -> bool:
     """True when ``path`` already holds exactly ``content``, so writing it would change nothing.
 
     A missing file gives False. Raises :class:`FileReadError` if ``path``
-    exists but cannot be read.
+    exists but cannot be read, :class:`IOTimeoutError` after ``timeout`` s
+    (capped by the ambient deadline).
     """
+    check_retry_args(0, timeout)
+    data = _as_bytes(content, encoding)
     try:
-        return _same_content(path, _as_bytes(content, encoding), "is_idempotent_write")
+        return bounded(
+            lambda: _same_content(path, data, "is_idempotent_write"), timeout, "is_idempotent_write", path
+        )
     except Exception as exc:
         report("is_idempotent_write", exc, path)
         raise
@@ -57,25 +66,35 @@ def write_if_changed(
     encoding: str = "utf-8",
     durable: bool = True,
     mode: int | None = None,
+    timeout: float | None = None,
 ) -> bool:
     """Write ``content`` to ``path`` atomically unless it already holds it; return whether it wrote.
 
     Unchanged content is never rewritten (the file's mtime stays). Missing
-    parent directories are created. Raises :class:`FileReadError` if the
-    existing file cannot be compared, :class:`FileWriteError` if it cannot be written.
+    parent directories are created (and, when ``durable``, synced into their
+    parents too). Raises :class:`FileReadError` if the existing file cannot be
+    compared, :class:`FileWriteError` if it cannot be written,
+    :class:`IOTimeoutError` after ``timeout`` s (capped by the ambient deadline;
+    the abandoned write is dropped, not landed later).
     """
+    check_retry_args(0, timeout)
     data = _as_bytes(content, encoding)
+
+    def write() -> bool:
+        if _same_content(path, data, "write_if_changed"):
+            return False
+        _make_parents(os.path.dirname(os.fspath(path)), durable)
+        replace_durably(path, data, durable=durable, mode=mode, operation="write_if_changed")
+        return True
+
     with io_span("write_if_changed", path):
         try:
-            if _same_content(path, data, "write_if_changed"):
-                return False
-            parent = os.path.dirname(os.fspath(path))
-            if parent and not os.path.isdir(parent):
-                ensure_dir(parent)
-            replace_durably(path, data, durable=durable, mode=mode, operation="write_if_changed")
+            return bounded(write, timeout, "write_if_changed", path)
         except Exception as exc:
             report("write_if_changed", exc, path)
-            if isinstance(exc, OSError) and not isinstance(exc, FileReadError | FileWriteError):
+            if isinstance(exc, OSError) and not isinstance(
+                exc, FileReadError | FileWriteError | IOTimeoutError
+            ):
                 raise FileWriteError(
                     f"write_if_changed failed for {os.fspath(path)!r}: {exc}",
                     path=path,
@@ -83,7 +102,31 @@ def write_if_changed(
                     errno=exc.errno or errno.EIO,
                 ) from exc
             raise
-    return True
+
+
+def _make_parents(parent: str, durable: bool) -> None:
+    if not parent or os.path.isdir(parent):
+        return
+    missing = []
+    here = parent
+    while here and not os.path.isdir(here):
+        missing.append(here)
+        up = os.path.dirname(here)
+        if up == here:
+            break
+        here = up
+    make_dirs(parent)
+    if durable:  # each new directory's name lives in its parent: sync those entries too
+        for created in missing:
+            try:
+                fsync_dir(os.path.dirname(created) or ".")
+            except OSError as exc:
+                raise FileWriteError(
+                    f"write_if_changed failed to sync the new directory {created!r}: {exc}",
+                    path=created,
+                    operation="write_if_changed",
+                    errno=exc.errno or errno.EIO,
+                ) from exc
 
 
 def generate_unique_key(*parts: object) -> str:
@@ -100,6 +143,17 @@ def generate_unique_key(*parts: object) -> str:
     return digest.hexdigest()
 
 
+async def async_is_idempotent_write(
+    path: PathLike,
+    content: str | bytes,
+    *,
+    encoding: str = "utf-8",
+    timeout: float | None = None,  # noqa: ASYNC109 - bounds the blocking I/O in the worker thread
+) -> bool:
+    """:func:`is_idempotent_write` in a worker thread, off the event loop."""
+    return await asyncio.to_thread(is_idempotent_write, path, content, encoding=encoding, timeout=timeout)
+
+
 async def async_write_if_changed(
     path: PathLike,
     content: str | bytes,
@@ -107,8 +161,9 @@ async def async_write_if_changed(
     encoding: str = "utf-8",
     durable: bool = True,
     mode: int | None = None,
+    timeout: float | None = None,  # noqa: ASYNC109 - bounds the blocking I/O in the worker thread
 ) -> bool:
     """:func:`write_if_changed` in a worker thread, off the event loop."""
     return await asyncio.to_thread(
-        write_if_changed, path, content, encoding=encoding, durable=durable, mode=mode
+        write_if_changed, path, content, encoding=encoding, durable=durable, mode=mode, timeout=timeout
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -9,6 +10,7 @@ from typing import Any, TypeVar
 from rel_io._atomic import PathLike
 from rel_io._files import decode_text, load_bytes, parse_json
 from rel_io._telemetry import report
+from rel_io._transient import bounded, check_retry_args
 
 T = TypeVar("T")
 _log = logging.getLogger("rel_io")
@@ -22,9 +24,11 @@ def _safely(
     default: Any,
     context: str | None,
     raise_on_error: bool,
+    timeout: float | None,
 ) -> Any:
+    check_retry_args(0, timeout)  # a bad timeout is a configuration error, never swallowed
     try:
-        return read()
+        return bounded(read, timeout, operation, path)
     except Exception as exc:
         label = f" [{context}]" if context else ""
         report(operation, exc, path, {"context": context} if context else None)
@@ -42,12 +46,14 @@ def safe_read_text(
     raise_on_error: bool = False,
     encoding: str = "utf-8",
     max_bytes: int | None = None,
+    timeout: float | None = None,
 ) -> str | None:
     """Return the text of ``path``, or ``default`` if it cannot be read or decoded.
 
     A failure is logged once (labelled with ``context``) and stored as an error
     report. ``raise_on_error=True`` raises the typed error instead
-    (:class:`FileReadError`, :class:`CorruptFileError`).
+    (:class:`FileReadError`, :class:`CorruptFileError`, :class:`IOTimeoutError`
+    when the read takes over ``timeout`` s or outlasts the ambient deadline).
     """
     return _safely(  # type: ignore[no-any-return]
         "safe_read_text",
@@ -56,6 +62,7 @@ def safe_read_text(
         default=default,
         context=context,
         raise_on_error=raise_on_error,
+        timeout=timeout,
     )
 
 
@@ -66,6 +73,7 @@ def safe_read_json(
     context: str | None = None,
     raise_on_error: bool = False,
     max_bytes: int | None = None,
+    timeout: float | None = None,
 ) -> Any:
     """Return the parsed JSON of ``path``, or ``default`` if it is missing, unreadable or invalid.
 
@@ -79,6 +87,7 @@ def safe_read_json(
         default=default,
         context=context,
         raise_on_error=raise_on_error,
+        timeout=timeout,
     )
 
 
@@ -93,6 +102,7 @@ def safe_read_lines(
     strip: bool = False,
     encoding: str = "utf-8",
     max_bytes: int | None = None,
+    timeout: float | None = None,
 ) -> list[str] | None:
     """Return the lines of ``path`` without their line endings, or ``default`` on failure.
 
@@ -115,6 +125,29 @@ def safe_read_lines(
         return result
 
     lines: list[str] | None = _safely(
-        "safe_read_lines", path, read, default=default, context=context, raise_on_error=raise_on_error
+        "safe_read_lines",
+        path,
+        read,
+        default=default,
+        context=context,
+        raise_on_error=raise_on_error,
+        timeout=timeout,
     )
     return lines
+
+
+async def async_safe_read_text(path: PathLike, default: str | None = None, **kwargs: Any) -> str | None:
+    """:func:`safe_read_text` in a worker thread, off the event loop."""
+    return await asyncio.to_thread(safe_read_text, path, default, **kwargs)
+
+
+async def async_safe_read_json(path: PathLike, default: Any = None, **kwargs: Any) -> Any:
+    """:func:`safe_read_json` in a worker thread, off the event loop."""
+    return await asyncio.to_thread(safe_read_json, path, default, **kwargs)
+
+
+async def async_safe_read_lines(
+    path: PathLike, default: list[str] | None = None, **kwargs: Any
+) -> list[str] | None:
+    """:func:`safe_read_lines` in a worker thread, off the event loop."""
+    return await asyncio.to_thread(safe_read_lines, path, default, **kwargs)

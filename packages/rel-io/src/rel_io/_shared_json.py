@@ -2,6 +2,11 @@
 
 Every function here takes the lock ``<path>.lock`` (see ``lock_path_for``), so
 an :func:`update_json` is never lost to a concurrent one in another process.
+Under an ambient rel deadline the wait for the lock is capped by it, and the
+read and write under the lock run in a worker thread the caller stops waiting
+for when the deadline passes (:class:`IOTimeoutError`). The lock is then held
+until that thread returns, and its write is dropped, never landing over a
+later update.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from rel_io._errors import FileReadError
 from rel_io._files import load_bytes, parse_json
 from rel_io._lock import FileLock, lock_path_for
 from rel_io._telemetry import io_span, report
+from rel_io._transient import bounded
 
 _MISSING: Any = object()
 
@@ -25,12 +31,19 @@ def atomic_read_json(path: PathLike, default: Any = _MISSING, *, lock_timeout: f
 
     A missing file gives ``default`` when one is passed; otherwise it raises
     :class:`FileReadError` (a ``FileNotFoundError``). Invalid content raises
-    :class:`CorruptFileError`; waiting over ``lock_timeout`` s, :class:`LockTimeoutError`.
+    :class:`CorruptFileError`; waiting over ``lock_timeout`` s, :class:`LockTimeoutError`;
+    outlasting the ambient deadline, :class:`IOTimeoutError`.
     """
     with io_span("atomic_read_json", path):
         try:
-            with FileLock(lock_path_for(path), timeout=lock_timeout):
-                return _load(path, default, "atomic_read_json")
+            lock = FileLock(lock_path_for(path), timeout=lock_timeout).acquire()
+            return bounded(
+                lambda: _load(path, default, "atomic_read_json"),
+                None,
+                "atomic_read_json",
+                path,
+                release=lock.release,
+            )
         except Exception as exc:
             report("atomic_read_json", exc, path)
             raise
@@ -61,18 +74,21 @@ def update_json(
     lost. A missing file starts from a copy of ``default``. If ``fn`` returns
     None the (possibly mutated) current value is written. Raises
     :class:`CorruptFileError`, :class:`FileWriteError`, :class:`LockTimeoutError`,
-    or whatever ``fn`` raises (the file is then unchanged).
+    :class:`IOTimeoutError` (the ambient deadline passed; ``fn`` then runs in a
+    worker thread) or whatever ``fn`` raises (the file is then unchanged).
     """
+
+    def update() -> Any:
+        current = _load(path, copy.deepcopy(default), "update_json")
+        result = fn(current)
+        new = current if result is None else result
+        replace_durably(path, dumps_json(new, indent, False, None), durable=durable, operation="update_json")
+        return new
+
     with io_span("update_json", path):
         try:
-            with FileLock(lock_path_for(path), timeout=lock_timeout):
-                current = _load(path, copy.deepcopy(default), "update_json")
-                result = fn(current)
-                new = current if result is None else result
-                replace_durably(
-                    path, dumps_json(new, indent, False, None), durable=durable, operation="update_json"
-                )
-                return new
+            lock = FileLock(lock_path_for(path), timeout=lock_timeout).acquire()
+            return bounded(update, None, "update_json", path, release=lock.release)
         except Exception as exc:
             report("update_json", exc, path)
             raise
