@@ -2,7 +2,8 @@
 
 Forking from an already-imported process keeps each of the hundreds of
 workers cheap to start. A worker appends events with fsync-per-append and
-checkpoints every few events, writing an acknowledgement line after each
+checkpoints (a run directory checkpoint and a standalone checkpoint file)
+every few events, writing an acknowledgement line after each
 call returns; the test SIGKILLs it at a random moment.
 """
 
@@ -12,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from rel_checkpoint import EventLog, cleanup_old_checkpoints, create_checkpoint
+from rel_checkpoint import EventLog, cleanup_old_checkpoints, create_checkpoint, save_checkpoint
 from rel_io import atomic_write_json
 
 
@@ -23,6 +24,9 @@ def work(run_dir: Path, acks: int) -> None:
         size = 200_000 if n % 7 == 3 else n % 300
         seq = log.append({"n": n, "pid": os.getpid(), "blob": "x" * size})
         os.write(acks, b"e %d %d %d\n" % (seq, os.getpid(), n))
+        if n % 4 == 2:
+            save_checkpoint(run_dir / "state.json", {"n": n, "pid": os.getpid(), "blob": "s" * (n % 5000)})
+            os.write(acks, b"s %d %d\n" % (os.getpid(), n))
         if n % 4 == 0:
             atomic_write_json(
                 run_dir / "snapshot.json",

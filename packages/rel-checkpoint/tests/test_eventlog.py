@@ -202,6 +202,16 @@ def test_replay_streams_in_constant_memory(tmp_path: Path) -> None:
     assert peak < 8_000_000
 
 
+def test_records_longer_than_a_read_block_replay_exactly(tmp_path: Path) -> None:
+    """Records of hundreds of KiB, far longer than a read block, come back whole between small ones."""
+    path = tmp_path / "events.ndjson"
+    payloads = [{"i": 0}, {"big": "a" * 300_000}, {"i": 2}, {"big": "b" * 1_500_000}, {"i": 4}]
+    with EventLog(path) as log:
+        log.append_many(payloads)
+    assert [e.payload for e in replay_events(path)] == payloads
+    assert [e.seq for e in replay_events(path, from_seq=4)] == [4, 5]
+
+
 def test_invalid_configuration_fails_at_construction(tmp_path: Path) -> None:
     """Bad durability, group_size or group_interval raise ValueError naming the parameter."""
     for kwargs, name in [

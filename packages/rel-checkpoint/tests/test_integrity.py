@@ -99,6 +99,24 @@ def test_corrupt_error_names_expected_and_found_checksums(tmp_path: Path) -> Non
     assert info.value.found in str(info.value)
 
 
+@pytest.mark.parametrize("keep", [0.5, 0.99])
+def test_truncated_file_error_names_both_checksums(tmp_path: Path, keep: float) -> None:
+    """A cut-off file is not JSON, yet the error still gives the recorded and the computed checksum."""
+    path = tmp_path / "cp.json"
+    save_checkpoint(path, {"seed": 42, "pad": "x" * 500})
+    raw = path.read_bytes()
+    expected = json.loads(raw)["_checksum"]
+    path.write_bytes(raw[: int(len(raw) * keep)])
+    with pytest.raises(CheckpointCorruptError) as info:
+        load_checkpoint(path)
+    assert info.value.expected == expected
+    assert info.value.found is not None
+    assert info.value.found != expected
+    assert expected in str(info.value)
+    assert info.value.found in str(info.value)
+    assert str(path) in str(info.value)
+
+
 def test_reformatted_but_unchanged_file_still_loads(tmp_path: Path) -> None:
     """Pretty-printing a checkpoint by hand changes no data, so it still verifies."""
     path = tmp_path / "cp.json"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -179,3 +181,64 @@ def test_resume_span(run_dir: Path) -> None:
     span = spans.one("checkpoint.resume")
     assert span.attributes["rel.checkpoint.run_id"] == "run-1"
     assert span.attributes["rel.checkpoint.id"] == cp.checkpoint_id
+
+
+CRASHING_RUN = """
+import os, signal, sys
+from rel_checkpoint import Run
+
+run_dir, log = sys.argv[1], sys.argv[2]
+
+def work(name):
+    with open(log, "a") as fh:
+        fh.write(name + "\\n")
+    if name == "worker3" and len(open(log).read().split()) < 4:
+        os.kill(os.getpid(), signal.SIGKILL)  # a real crash between the effect and its record
+    return name.upper()
+
+with Run(run_dir) as run:
+    results = [run.run_step(name, work, name) for name in ["worker1", "worker2", "worker3", "worker4"]]
+print(results)
+"""
+
+
+def test_run_step_skips_finished_steps_after_a_kill(tmp_path: Path) -> None:
+    """A process SIGKILLed inside a step: on restart run_step skips the finished ones and reruns the cut one."""
+    run_dir, log = tmp_path / "run", tmp_path / "effects"
+    argv = [sys.executable, "-c", CRASHING_RUN, str(run_dir), str(log)]
+    first = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert first.returncode == -9, first.stderr
+    assert log.read_text().split() == ["worker1", "worker2", "worker3"]
+    second = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True)
+    assert log.read_text().split() == ["worker1", "worker2", "worker3", "worker3", "worker4"]
+    assert second.stdout.strip() == "[None, None, 'WORKER3', 'WORKER4']"
+    assert get_incomplete_workers(run_dir, ALL) == []
+
+
+async def test_run_step_calls_and_awaits_and_records(tmp_path: Path) -> None:
+    """run_step returns fn's result; a coroutine function is awaited; a failure records nothing."""
+    calls: list[str] = []
+
+    def sync_work(name: str, *, times: int) -> str:
+        calls.append(name)
+        return name * times
+
+    async def async_work(name: str) -> int:
+        calls.append(name)
+        return len(name)
+
+    with Run(tmp_path / "run") as run:
+        assert run.run_step("a", sync_work, "a", times=3) == "aaa"
+        assert await run.run_step("bb", async_work, "bb") == 2
+        with pytest.raises(ZeroDivisionError):
+            run.run_step("c", lambda: 1 / 0)
+        assert run.run_step("a", sync_work, "a", times=3) is None  # finished: not called again
+        assert await run.run_step("bb", async_work, "bb") is None
+        assert list(run.completed) == ["a", "bb"]
+    assert calls == ["a", "bb"]
+    with Run(tmp_path / "run") as again:
+        assert again.run_step("c", sync_work, "c", times=1) == "c"
+        assert again.pending(["a", "bb", "c"]) == []
+        with pytest.raises(TypeError, match="async def"):
+            again.run_step("d", lambda: async_work("d"))  # an awaitable nobody would await
+        assert "d" not in again.completed

@@ -124,6 +124,17 @@ def test_get_latest_skips_a_corrupt_newest(run_dir: Path, damage: str, caplog) -
     assert get_error_reports(operation="checkpoint.latest")
 
 
+def test_list_checkpoints_leaves_out_corrupt_metadata(run_dir: Path, caplog) -> None:
+    """A checkpoint whose metadata fails its checksum is not listed; a warning and a report say why."""
+    first, second, third = (create_checkpoint(run_dir) for _ in range(3))
+    meta = Path(second.snapshot_path).with_name(f"{second.checkpoint_id}.json")
+    meta.write_bytes(meta.read_bytes().replace(b"RUNNING", b"RUNNINX"))
+    assert list_checkpoints(run_dir) == [first, third]
+    assert second.checkpoint_id in caplog.text
+    (found,) = get_error_reports(operation="checkpoint.list")
+    assert found.context == {"checkpoint_id": second.checkpoint_id}
+
+
 def test_cleanup_keeps_all_when_fewer(run_dir: Path) -> None:
     """Nothing is deleted while there are no more than keep_last_n."""
     for _ in range(3):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -78,33 +79,45 @@ class Tail:
     ``end`` is the offset just after the last valid record (0 if none),
     ``last_seq`` its sequence number (0 if none), ``garbage`` the number of
     bytes after it and ``garbage_lines`` how many lines those bytes span.
+    ``newline_missing`` marks a last legacy record complete but for its
+    newline (see :mod:`rel_checkpoint._legacy`).
     """
 
     end: int
     last_seq: int
     garbage: int
     garbage_lines: int
+    newline_missing: bool = False
 
 
-def scan_tail(fd: int, size: int, chunk: int = 1 << 16) -> Tail:
+def lines_backward(fd: int, size: int, chunk: int = 1 << 16) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(offset, line)`` for each line of the file behind ``fd``, last line first.
+
+    A line keeps its newline (the last one may have none). Memory stays
+    bounded by ``chunk`` plus the longest line, whatever the size of the file.
+    """
+    buf = b""
+    buf_start = end = size  # buf holds the file's bytes [buf_start, end)
+    while end > 0:
+        while True:
+            found = buf.rfind(b"\n", 0, max(0, end - 1 - buf_start))
+            if found >= 0 or buf_start == 0:
+                break
+            new_start = max(0, buf_start - chunk)
+            buf = os.pread(fd, buf_start - new_start, new_start) + buf[: end - buf_start]
+            buf_start = new_start
+        start = buf_start + found + 1
+        yield start, buf[start - buf_start : end - buf_start]
+        end = start
+
+
+def scan_tail(fd: int, size: int) -> Tail:
     """Find the last valid record of the file behind ``fd`` (of ``size`` bytes) reading backwards."""
-    if size == 0:
-        return Tail(0, 0, 0, 0)
-    while True:
-        start = max(0, size - chunk)
-        data = os.pread(fd, size - start, start)
-        lines = 0 if data.endswith(b"\n") else 1
-        pos = len(data) if data.endswith(b"\n") else data.rfind(b"\n") + 1
-        while pos > 0:
-            prev = data.rfind(b"\n", 0, pos - 1)
-            if prev < 0 and start > 0:
-                break  # this line may begin before the chunk: read more
-            seq = record_seq(data[prev + 1 : pos])
-            if seq is not None:
-                end = start + pos
-                return Tail(end, seq, size - end, lines)
-            lines += 1
-            pos = prev + 1
-        if start == 0:
-            return Tail(0, 0, size, lines)
-        chunk *= 4
+    lines = 0
+    for start, line in lines_backward(fd, size):
+        seq = record_seq(line)
+        if seq is not None:
+            end = start + len(line)
+            return Tail(end, seq, size - end, lines)
+        lines += 1
+    return Tail(0, 0, size, lines)

@@ -121,6 +121,7 @@ def _read_bytes(path: PathLike) -> bytes:
 
 def decode_checkpoint(raw: bytes, path: PathLike) -> dict[str, Any]:
     """Verify and parse checkpoint bytes; raise :class:`CheckpointCorruptError` unless they verify."""
+    header: tuple[str, str] | None = None
     if (
         raw.startswith(_HEAD)
         and len(raw) > _HEAD_LEN
@@ -139,28 +140,39 @@ def decode_checkpoint(raw: bytes, path: PathLike) -> dict[str, Any]:
                 data = None  # the checksum matched bytes that are not JSON: not ours
             if isinstance(data, dict) and data.get(CHECKSUM_KEY) == expected:
                 return data
-    return _decode_slow(raw, path)
+        header = expected, found
+    return _decode_slow(raw, path, header)
 
 
-def _decode_slow(raw: bytes, path: PathLike) -> dict[str, Any]:
+def _decode_slow(raw: bytes, path: PathLike, header: tuple[str, str] | None) -> dict[str, Any]:
+    """Verify a file in any layout; ``header`` is (recorded, computed) when rel's layout was found."""
     name = os.fspath(path)
+    recorded, computed = header or (None, None)
+    sums = "" if header is None else f"expected checksum {recorded}, found {computed}; "
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise CheckpointCorruptError(
-            f"checkpoint {name!r} is not valid JSON ({exc}); it was truncated or overwritten: "
+            f"checkpoint {name!r} is not valid JSON ({exc}); {sums}it was truncated or overwritten: "
             "restore it from an older checkpoint",
             path=path,
+            expected=recorded,
+            found=computed,
         ) from None
     if not isinstance(data, dict):
         raise CheckpointCorruptError(
-            f"checkpoint {name!r} holds a JSON {type(data).__name__}, not an object", path=path
+            f"checkpoint {name!r} holds a JSON {type(data).__name__}, not an object",
+            path=path,
+            expected=recorded,
+            found=computed,
         )
     expected = data.get(CHECKSUM_KEY)
     if not isinstance(expected, str):
         raise CheckpointCorruptError(
-            f"checkpoint {name!r} has no {CHECKSUM_KEY!r} field; write it with save_checkpoint",
+            f"checkpoint {name!r} has no {CHECKSUM_KEY!r} field; {sums}write it with save_checkpoint",
             path=path,
+            expected=recorded,
+            found=computed,
         )
     rest = {k: v for k, v in data.items() if k != CHECKSUM_KEY}
     try:

@@ -6,8 +6,9 @@ import os
 from dataclasses import dataclass
 
 from rel_checkpoint._errors import EventLogCorruptError
-from rel_checkpoint._framing import Tail, scan_tail
+from rel_checkpoint._framing import Tail
 from rel_checkpoint._integrity import utc_now_iso
+from rel_checkpoint._legacy import scan_log_tail
 from rel_checkpoint._telemetry import log, report
 from rel_io import atomic_write_bytes
 
@@ -38,7 +39,12 @@ def recover_tail(fd: int, path: str, size: int, *, repair: bool) -> tuple[Tail, 
     are corruption: :class:`EventLogCorruptError` unless ``repair`` (then they
     are saved to ``<path>.corrupt-<time>`` and truncated).
     """
-    tail = scan_tail(fd, size)
+    tail = scan_log_tail(fd, size)
+    if tail.newline_missing:
+        # A legacy writer's last line is complete but unterminated: end it before appending.
+        os.write(fd, b"\n")
+        os.fsync(fd)
+        return Tail(tail.end + 1, tail.last_seq, 0, 0), None
     if tail.garbage == 0:
         return tail, None
     saved_to = None

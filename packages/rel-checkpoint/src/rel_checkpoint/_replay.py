@@ -1,9 +1,10 @@
 """Reading an event log: streaming replay that tells a torn tail from corruption.
 
-The file is read in blocks. Each line's frame and CRC are checked on the
-bytes, and the payloads of a block's good records are parsed by one
-``json.loads`` call, which keeps replay close to the cost of the JSON parse
-itself while memory stays bounded by the block size.
+The file is read in blocks of 32 KiB (or the size of a longer record). Each
+line's frame and CRC are checked on the bytes, and the payloads of a block's
+good records are parsed by one ``json.loads`` call, which keeps replay close
+to the cost of the JSON parse itself while memory stays bounded by the block
+size and the longest record.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -27,17 +28,19 @@ from rel_checkpoint._framing import (
     Event,
     parse_line,
 )
+from rel_checkpoint._legacy import legacy_line
 from rel_checkpoint._telemetry import checkpoint_span, log, report
 from rel_telemetry.attributes import CHECKPOINT_EVENTS
 
 PathLike = str | os.PathLike[str]
 
-BLOCK_SIZE = 1 << 20
-_HEAD_LEN = len(HEAD)
-_CRC_END = BODY_START - 2
+BLOCK_SIZE = 1 << 15  # small enough for a block's records to stay in the CPU cache
 _TS_SKIP = len(TS_KEY)
 _PAYLOAD_SKIP = len(PAYLOAD_KEY)
+_HEADER = HEAD + b'%08x",' + SEQ_KEY  # '{"crc":"<8 hex>","seq":'
 _new_event = partial(tuple.__new__, Event)  # skips NamedTuple's Python-level __new__
+_FRAMED = object()  # the payload is framed JSON bytes, parsed in bulk
+_BLANK = object()  # a blank legacy line: it keeps its number and yields nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +69,9 @@ def _skip(path: PathLike, bads: list[_Bad]) -> None:
         report("eventlog.replay", err, path, offset=bad.offset, seq=bad.seq, action="skipped")
 
 
-def _events(path: PathLike, seqs: list[int], stamps: list[float], payloads: list[bytes]) -> list[Event]:
+def _events(
+    path: PathLike, seqs: Sequence[int], stamps: Sequence[float], payloads: Sequence[bytes]
+) -> list[Event]:
     try:
         parsed: list[Any] = json.loads(b"[" + b",".join(payloads) + b"]")
         if len(parsed) != len(payloads):
@@ -102,31 +107,30 @@ def _clean_block(
     digits: list[bytes] = []
     stamps: list[bytes] = []
     payloads: list[bytes] = []
+    add_digits, add_stamp, add_payload = digits.append, stamps.append, payloads.append
     for line in lines:
-        if (
-            line[:_HEAD_LEN] != HEAD
-            or b"%08x" % crc32(line[BODY_START:]) != line[_HEAD_LEN:_CRC_END]
-            or line[BODY_START:SEQ_START] != SEQ_KEY
-            or line[-1:] != b"}"
-        ):
+        # One format and one startswith check the fixed header, the CRC and the seq key.
+        if not line.startswith(_HEADER % crc32(line[BODY_START:])) or not line.endswith(b"}"):
             return None
         t = line.find(TS_KEY, SEQ_START)
         q = line.find(PAYLOAD_KEY, t)
         if t < 0 or q < 0:
             return None
-        digits.append(line[SEQ_START:t])
-        stamps.append(line[t + _TS_SKIP : q])
-        payloads.append(line[q + _PAYLOAD_SKIP : -1])
+        add_digits(line[SEQ_START:t])
+        add_stamp(line[t + _TS_SKIP : q])
+        add_payload(line[q + _PAYLOAD_SKIP : -1])
     try:
-        seqs = list(map(int, digits))
+        first = int(digits[0]) if expected is None else expected
         times = list(map(float, stamps))
     except ValueError:
         return None
-    first = seqs[0] if expected is None else expected
-    if first < 0 or seqs != list(range(first, first + len(seqs))):
+    if first < 0:
         return None
+    seqs = range(first, first + len(digits))
+    # The seqs must be exactly first, first+1, ... written as rel writes them (no sign, no
+    # leading zero): comparing the text checks both without converting each one.
     if b",".join(digits) != ",".join(map(str, seqs)).encode():
-        return None  # signs, spaces, underscores or leading zeros: not how rel writes a seq
+        return None
     skip = max(0, from_seq - first)
     if skip >= len(seqs):
         return [], seqs[-1] + 1
@@ -142,7 +146,9 @@ def read_events(path: PathLike, from_seq: int = 1, *, skip_corrupt: bool = False
     record followed by valid ones, a duplicate or a gap in the sequence raises
     :class:`EventLogCorruptError` with its byte offset and the expected
     sequence number, unless ``skip_corrupt`` (then each is logged, reported
-    and skipped). A missing file yields nothing.
+    and skipped). Unframed JSON lines before the first framed record are a
+    legacy writer's records (see :mod:`rel_checkpoint._legacy`). A missing
+    file yields nothing.
     """
     try:
         fh = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in the finally below
@@ -152,37 +158,68 @@ def read_events(path: PathLike, from_seq: int = 1, *, skip_corrupt: bool = False
     with checkpoint_span("checkpoint.replay", path) as span:
         try:
             remaining = os.fstat(fh.fileno()).st_size
-            pos = 0
+            pos = 0  # byte offset of the next line
+            lineno = 0  # lines read so far
+            legacy = True  # still in the unframed prefix a legacy writer may have left
             carry = b""
             expected: int | None = None
             bads: list[_Bad] = []
-            while remaining > 0:
-                block = fh.read(min(BLOCK_SIZE, remaining))
-                if not block:
-                    break  # the file shrank under us
-                remaining -= len(block)
-                buffer = carry + block
-                lines = buffer.split(b"\n")
-                carry = lines.pop()
-                if not bads:
+            seqs: list[int] = []
+            stamps: list[float] = []
+            payloads: list[bytes] = []
+            while remaining > 0 or carry:
+                if remaining > 0:
+                    # A record longer than a block doubles the read instead of re-copying it per block.
+                    block = fh.read(min(max(BLOCK_SIZE, len(carry)), remaining))
+                    if not block:
+                        remaining = 0  # the file shrank under us
+                        continue
+                    remaining -= len(block)
+                    buffer = carry + block
+                    lines = buffer.split(b"\n")
+                    carry = lines.pop()
+                    terminated = True
+                else:  # the last line has no newline
+                    lines, carry, terminated = [carry], b"", False
+                if not bads and terminated:
                     fast = _clean_block(path, lines, expected, from_seq)
                     if fast is not None:
                         events, expected = fast
                         pos += len(buffer) - len(carry)
+                        lineno += len(lines)
+                        legacy = legacy and not lines
                         count += len(events)
                         yield from events
                         continue
-                seqs: list[int] = []
-                stamps: list[float] = []
-                payloads: list[bytes] = []
                 for line in lines:
                     start = pos
-                    pos += len(line) + 1
-                    parsed = parse_line(line)
-                    if parsed is None:
-                        bads.append(_Bad(start, expected, "the record fails its frame or checksum"))
+                    pos += len(line) + terminated
+                    lineno += 1
+                    parsed = parse_line(line) if terminated else None
+                    value: Any = _FRAMED
+                    if parsed is not None:
+                        legacy = False
+                        seq, stamp, raw = parsed
+                    elif legacy and not line.startswith(HEAD):
+                        kind, value = legacy_line(line, terminated=terminated)
+                        if kind == "bad":
+                            why = "the line is neither a valid record nor JSON"
+                            bads.append(
+                                _Bad(start, lineno, why if terminated else "the last line is cut off")
+                            )
+                            continue
+                        seq, stamp, raw = lineno, 0.0, b""
+                        if kind == "blank":
+                            value = _BLANK
+                    else:
+                        legacy = legacy and not line.startswith(HEAD)
+                        why = (
+                            "the record fails its frame or checksum"
+                            if terminated
+                            else "the last record has no newline"
+                        )
+                        bads.append(_Bad(start, expected, why))
                         continue
-                    seq = parsed[0]
                     if bads or (expected is not None and seq != expected):
                         if payloads:
                             events = _events(path, seqs, stamps, payloads)
@@ -198,16 +235,20 @@ def read_events(path: PathLike, from_seq: int = 1, *, skip_corrupt: bool = False
                         if expected is not None and seq < expected:
                             continue  # a duplicate or out-of-order record
                     expected = seq + 1
-                    if seq >= from_seq:
+                    if seq < from_seq or value is _BLANK:
+                        continue
+                    if value is _FRAMED:
                         seqs.append(seq)
-                        stamps.append(parsed[1])
-                        payloads.append(parsed[2])
+                        stamps.append(stamp)
+                        payloads.append(raw)
+                    else:  # a legacy record: it comes before every framed one
+                        count += 1
+                        yield _new_event((seq, stamp, value))
                 if payloads:
                     events = _events(path, seqs, stamps, payloads)
                     count += len(events)
                     yield from events
-            if carry:
-                bads.append(_Bad(pos, expected, "the last record has no newline"))
+                    seqs, stamps, payloads = [], [], []
             if len(bads) > 1:
                 if not skip_corrupt:
                     raise _corrupt(path, bads[0])

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, ParamSpec, TypeVar, overload
 
 from rel_checkpoint._eventlog import Durability, EventLog
 from rel_checkpoint._resume import STEP_COMPLETED, completed_steps
@@ -28,13 +29,17 @@ STEP_ATTRIBUTE = "rel.checkpoint.step"
 STEP_DONE_ATTRIBUTE = "rel.checkpoint.step_already_done"
 
 PathLike = str | os.PathLike[str]
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class Step:
     """One named step of a :class:`Run`, used as ``with run.step(name) as step:``.
 
     ``step.done`` is True when an earlier attempt of the run already finished
-    it (the body still runs: test ``done`` or iterate :meth:`Run.pending`).
+    it. A ``with`` block cannot skip its own body, so the body still runs: test
+    ``done``, iterate :meth:`Run.pending`, or call :meth:`Run.run_step`, which
+    does skip a finished step.
     Leaving the block without an exception records the completion durably
     before the ``with`` statement returns; an exception records nothing.
     """
@@ -89,8 +94,10 @@ class Run:
 
     Opening resumes: the steps finished by earlier attempts (the newest valid
     checkpoint plus the completions logged after it) are in :attr:`completed`.
-    A missing ``snapshot.json`` is created with ``run_id`` (default: the
-    directory name), ``run_state`` ``"running"`` and no completed workers.
+    Skip them by iterating :meth:`pending` or by calling steps through
+    :meth:`run_step`. A missing ``snapshot.json`` is created with ``run_id``
+    (default: the directory name), ``run_state`` ``"running"`` and no
+    completed workers.
     Completion is at-least-once: a crash after a step's effect and before its
     record runs the step again, so give effects an idempotency key
     (``rel_io.generate_unique_key(run.run_id, step.name)``).
@@ -125,6 +132,58 @@ class Run:
         if not isinstance(name, str) or not name:
             raise ValueError(f"step name must be a non-empty string, got {name!r}")
         return Step(self, name)
+
+    @overload
+    def run_step(
+        self,
+        name: str,
+        fn: Callable[P, Coroutine[Any, Any, T]],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Coroutine[Any, Any, T | None]: ...
+
+    @overload
+    def run_step(self, name: str, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T | None: ...
+
+    def run_step(self, name: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Call ``fn(*args, **kwargs)`` as step ``name``, or skip it when an earlier attempt finished it.
+
+        Returns what ``fn`` returned, or None when the step was skipped (keep a
+        result that later steps need somewhere durable, such as the snapshot).
+        Completion is recorded durably before this returns; an exception records
+        nothing and propagates. For a coroutine function it returns a coroutine
+        to await, which runs the step without blocking the event loop. A plain
+        callable that returns an awaitable raises ``TypeError`` and records
+        nothing (it would otherwise be recorded finished before it ran).
+        """
+        step = self.step(name)
+        if inspect.iscoroutinefunction(fn):
+            return self._arun_step(step, fn, args, kwargs)
+        with step:
+            if step.done:
+                return None
+            result = fn(*args, **kwargs)
+            if inspect.isawaitable(result):  # raised inside the block: nothing is recorded
+                if inspect.iscoroutine(result):
+                    result.close()
+                raise TypeError(
+                    f"step {name!r}: {fn!r} returned an awaitable without being a coroutine function; "
+                    "pass the async def function itself so run_step can await it"
+                )
+            return result
+
+    async def _arun_step(
+        self,
+        step: Step,
+        fn: Callable[..., Coroutine[Any, Any, Any]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        async with step:
+            if step.done:
+                return None
+            return await fn(*args, **kwargs)
 
     def pending(self, names: Iterable[str]) -> list[str]:
         """The names not yet completed, in order, duplicates dropped."""

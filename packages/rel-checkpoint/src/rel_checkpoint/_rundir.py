@@ -28,13 +28,13 @@ from rel_checkpoint._errors import (
     CheckpointNotFoundError,
     InvalidSnapshotError,
 )
-from rel_checkpoint._framing import scan_tail
 from rel_checkpoint._integrity import (
     CHECKSUM_KEY,
     decode_checkpoint,
     load_checkpoint_file,
     save_checkpoint,
 )
+from rel_checkpoint._legacy import scan_log_tail
 from rel_checkpoint._telemetry import checkpoint_span, log, report
 from rel_io import FileLock, atomic_write_bytes, ensure_dir
 from rel_telemetry.attributes import CHECKPOINT_EVENTS, CHECKPOINT_ID, CHECKPOINT_RUN_ID
@@ -147,7 +147,7 @@ def events_count(run_dir: PathLike) -> int:
     except FileNotFoundError:
         return 0
     try:
-        return scan_tail(fd, os.fstat(fd).st_size).last_seq
+        return scan_log_tail(fd, os.fstat(fd).st_size).last_seq
     finally:
         os.close(fd)
 
@@ -283,6 +283,7 @@ def list_checkpoints(run_dir: PathLike) -> list[Checkpoint]:
             continue  # deleted meanwhile
         except CheckpointError as exc:
             log.warning("skipping checkpoint %s of %s: %s", checkpoint_id, os.fspath(run_dir), exc)
+            report("checkpoint.list", exc, run_dir, checkpoint_id=checkpoint_id)
     return found
 
 

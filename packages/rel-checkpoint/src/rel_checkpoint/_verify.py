@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rel_checkpoint._errors import CheckpointError
-from rel_checkpoint._framing import parse_line
+from rel_checkpoint._framing import HEAD, parse_line
+from rel_checkpoint._legacy import legacy_line
 from rel_checkpoint._rundir import (
     EVENTS_FILE,
     SNAPSHOT_FILE,
@@ -59,7 +60,9 @@ def verify_event_log(path: PathLike) -> EventLogVerification:
     """Check every record's frame, checksum and sequence number without modifying the file.
 
     One bad final line is a torn tail; a bad record followed by valid ones, a
-    duplicate or a gap in the sequence is corruption. Streams in constant memory.
+    duplicate or a gap in the sequence is corruption. Unframed JSON lines before
+    the first framed record are a legacy writer's records, numbered by line.
+    Streams in constant memory.
 
     :raises FileNotFoundError: the log does not exist.
     """
@@ -68,16 +71,32 @@ def verify_event_log(path: PathLike) -> EventLogVerification:
     bad: list[tuple[int, int, str]] = []  # (start, end, reason)
     good_end = 0
     offset = 0
+    lineno = 0
+    legacy = True  # still in the unframed prefix a legacy writer may have left
     after_bad = False  # a damaged record used up a sequence number: the next may skip one
     with open(path, "rb") as fh:
         for line in fh:
             start, offset = offset, offset + len(line)
-            parsed = parse_line(line[:-1]) if line.endswith(b"\n") else None
+            lineno += 1
+            terminated = line.endswith(b"\n")
+            body = line[:-1] if terminated else line
+            parsed = parse_line(body) if terminated else None
+            if parsed is None and legacy and not body.startswith(HEAD):
+                kind, _ = legacy_line(body, terminated=terminated)
+                if kind != "bad":
+                    records += kind == "record"
+                    last_seq, good_end, after_bad = lineno, offset, False
+                    continue
+                bad.append((start, offset, "neither a valid record nor JSON"))
+                after_bad = True
+                continue
             if parsed is None:
-                why = "frame or CRC does not verify" if line.endswith(b"\n") else "incomplete line"
+                legacy = legacy and not body.startswith(HEAD)
+                why = "frame or CRC does not verify" if terminated else "incomplete line"
                 bad.append((start, offset, why))
                 after_bad = True
                 continue
+            legacy = False
             seq = parsed[0]
             expected_gap = after_bad and seq > last_seq + 1
             after_bad = False
