@@ -77,3 +77,6 @@ STUBBORN = "trap '' TERM; sleep 30 & sleep 30 & wait"
 ESCAPED = "(setsid sleep 30 &); sleep 30"
 # A child that closes its stdout and keeps running.
 CLOSES_STDOUT = "exec >&-; sleep 30"
+# A grandchild that scrubs its environment (keeping only the test marker), leaves the group
+# with setsid and is orphaned at once: no group, no tree marker, no parent link, no time to be tracked.
+SCRUBBED = "(env -i REL_PROC_TEST=$REL_PROC_TEST PATH=/usr/bin:/bin setsid sleep 30 &); sleep 30"

@@ -296,3 +296,13 @@ async def test_retry_policy_callable_and_decorator(tmp_path: Path, mark: dict[st
     assert "decorated" in calls
     with pytest.raises(TypeError, match="retry"):
         await run("true", retry=42)
+
+
+async def test_check_reports_the_killing_signal(mark: dict[str, str]) -> None:
+    """check=True on a child killed by a signal raises ProcessFailedError naming the signal."""
+    with pytest.raises(ProcessFailedError) as info:
+        await run("sh", "-c", "echo dying >&2; kill -TERM $$", check=True, env=mark)
+    assert (info.value.returncode, info.value.signal) == (-15, "SIGTERM")
+    assert "was killed by SIGTERM" in str(info.value)
+    assert info.value.stderr_tail == "dying\n"
+    assert info.value.argv[:2] == ["sh", "-c"]

@@ -13,7 +13,7 @@ from rel_telemetry import traced
 from rel_telemetry.testing import capture_spans
 
 CHILD = """
-    import json
+    import json, os
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -31,15 +31,22 @@ CHILD = """
     print(json.dumps({
         "trace_id": f"{span.context.trace_id:032x}",
         "parent_span_id": f"{span.parent.span_id:016x}" if span.parent else None,
+        "pid": os.getpid(),
     }))
 """
 
 
-async def test_child_joins_parent_trace(tmp_path: Path, mark: dict[str, str]) -> None:
-    """A real child Python process using rel-telemetry reports a span in the parent's trace, under proc.run."""
+@pytest.mark.parametrize("supervise", [False, True], ids=["direct", "supervised"])
+async def test_child_joins_parent_trace(tmp_path: Path, mark: dict[str, str], supervise: bool) -> None:
+    """A real child Python process using rel-telemetry reports a span in the parent's trace, under proc.run.
+
+    Supervised, the context crosses the shim too, and the span's pid is the program's.
+    """
     with capture_spans() as spans:
         with traced("parent.job"):
-            result = await run(PY, script(tmp_path, "child.py", CHILD), check=True, env=mark)
+            result = await run(
+                PY, script(tmp_path, "child.py", CHILD), check=True, env=mark, supervise=supervise
+            )
         child = json.loads(result.stdout)
     parent = spans.one("parent.job")
     proc_span = spans.one(f"proc.run {Path(PY).name}")
@@ -47,6 +54,7 @@ async def test_child_joins_parent_trace(tmp_path: Path, mark: dict[str, str]) ->
     assert child["parent_span_id"] == f"{proc_span.context.span_id:016x}"
     assert proc_span.parent is not None
     assert proc_span.parent.span_id == parent.context.span_id
+    assert dict(proc_span.attributes or {})["rel.proc.pid"] == result.pid == child["pid"]
 
 
 async def test_span_attributes(mark: dict[str, str]) -> None:

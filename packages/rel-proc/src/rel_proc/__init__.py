@@ -18,6 +18,7 @@ from rel_proc._platform import become_subreaper, subreaper_supported
 from rel_proc._result import CompletedProcess, signal_name
 from rel_proc._run import run, run_sync
 from rel_proc._spawn import TRANSIENT_SPAWN_ERRNOS, RetryPolicy
+from rel_proc._supervise import supervise_supported
 from rel_proc._testing import DEFAULT_GRACE, is_testing, set_testing
 from rel_proc._tree import MARKER_VARIABLE
 from rel_proc._version import __version__
@@ -44,6 +45,7 @@ __all__ = [
     "MARKER_VARIABLE",
     "become_subreaper",
     "subreaper_supported",
+    "supervise_supported",
     # errors
     "ProcessError",
     "ProcessSpawnError",

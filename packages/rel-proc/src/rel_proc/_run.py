@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import threading
 import time
@@ -11,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rel_proc._errors import ProcessFailedError, ProcessTimeoutError
-from rel_proc._managed import DEVNULL, PIPE, check_seconds, managed_subprocess
+from rel_proc._managed import DEVNULL, PIPE, check_seconds, feed_stdin, managed_subprocess
 from rel_proc._output import BoundedOutput
 from rel_proc._result import CompletedProcess
 from rel_proc._tracker import DEFAULT_INTERVAL
@@ -35,6 +34,7 @@ async def run(
     retry: Any = None,
     die_with_parent: bool = True,
     track_interval: float | None = DEFAULT_INTERVAL,
+    supervise: bool = False,
 ) -> CompletedProcess:
     """Run ``program *args`` to completion and return a :class:`CompletedProcess`.
 
@@ -51,7 +51,8 @@ async def run(
     takes the spawn coroutine function, e.g.
     ``functools.partial(rel_retry.async_retry_with_backoff, config=cfg)``, or a
     ``RetryConfig``-like object (only transient errors such as ``EAGAIN`` are
-    retried). A missing program raises :class:`ProgramNotFoundError`.
+    retried). ``supervise=True`` runs the child under a subreaper shim (see
+    :func:`managed_subprocess`). A missing program raises :class:`ProgramNotFoundError`.
     """
     check_seconds("timeout", timeout)
     data = input.encode() if isinstance(input, str) else input
@@ -73,6 +74,7 @@ async def run(
         die_with_parent=die_with_parent,
         track_interval=track_interval,
         retry=retry,
+        supervise=supervise,
     ) as proc:
         process = proc.process
         drains = [
@@ -80,7 +82,7 @@ async def run(
             for buffer, stream in ((out, process.stdout), (err, process.stderr))
             if stream is not None
         ]
-        feeder = asyncio.ensure_future(_feed(process.stdin, data)) if process.stdin is not None else None
+        feeder = asyncio.ensure_future(feed_stdin(process.stdin, data)) if process.stdin is not None else None
         tasks = [*drains, feeder] if feeder is not None else drains
         try:
             try:
@@ -103,11 +105,11 @@ async def run(
             raise ProcessTimeoutError(proc.argv, timeout, duration, out.getvalue(), err.getvalue())
         result = CompletedProcess(
             proc.argv,
-            process.returncode if process.returncode is not None else -9,
+            proc.returncode if proc.returncode is not None else -9,
             out.getvalue(),
             err.getvalue(),
             duration=duration,
-            pid=process.pid,
+            pid=proc.pid,
             tree_killed=proc.tree_killed,
             stdout_omitted=out.omitted,
             stderr_omitted=err.omitted,
@@ -117,20 +119,6 @@ async def run(
                 result.argv, result.returncode, result.signal, duration, result.stdout, result.stderr
             )
     return result
-
-
-async def _feed(stdin: asyncio.StreamWriter | None, data: bytes | None) -> None:
-    if stdin is None:
-        return
-    try:
-        if data:
-            stdin.write(data)
-            await stdin.drain()
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the child closed its stdin early; what it read is what it gets
-    finally:
-        with contextlib.suppress(OSError):
-            stdin.close()
 
 
 def run_sync(
@@ -148,6 +136,7 @@ def run_sync(
     retry: Any = None,
     die_with_parent: bool = True,
     track_interval: float | None = DEFAULT_INTERVAL,
+    supervise: bool = False,
 ) -> CompletedProcess:
     """Blocking :func:`run`, with the same options, guarantees and errors.
 
@@ -170,6 +159,7 @@ def run_sync(
         retry=retry,
         die_with_parent=die_with_parent,
         track_interval=track_interval,
+        supervise=supervise,
     )
     try:
         asyncio.get_running_loop()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from typing import NamedTuple
 
 import psutil
@@ -28,14 +28,33 @@ class ProcInfo(NamedTuple):
     start: float
 
 
-def _read_stat(pid: int) -> ProcInfo | None:
+def read_proc(path: str) -> bytes | None:
+    """The contents of a ``/proc`` file, or None if it is gone.
+
+    Plain ``os`` calls: a table scan opens one file per process, and the file
+    objects ``open()`` builds would double its cost.
+    """
     try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            raw = fh.read()
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return None
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def _read_stat(pid: int) -> ProcInfo | None:
+    raw = read_proc(f"/proc/{pid}/stat")
+    if raw is None:
+        return None
     fields = raw[raw.rfind(b")") + 2 :].split()
-    if fields[0] == b"Z":
+    if len(fields) < 20 or fields[0] == b"Z":  # an exiting process may show an empty file
         return None
     return ProcInfo(pid, int(fields[1]), int(fields[2]), float(fields[19]))
 
@@ -78,16 +97,26 @@ def descendants(table: dict[int, ProcInfo], roots: Iterable[int]) -> list[ProcIn
     return found
 
 
-def marked(table: dict[int, ProcInfo], variable: str, token: str, *, prefix: bool = False) -> list[ProcInfo]:
+def marked(
+    table: dict[int, ProcInfo],
+    variable: str,
+    token: str,
+    *,
+    prefix: bool = False,
+    since: float = 0.0,
+    skip: Container[int] = (),
+) -> list[ProcInfo]:
     """Processes whose initial environment lists ``token`` in ``variable``.
 
     The variable holds comma-separated tokens (nested owners append theirs);
-    with ``prefix`` any token starting with ``token`` matches.
+    with ``prefix`` any token starting with ``token`` matches. Processes that
+    started before ``since`` (a start time from this table) or whose pid is in
+    ``skip`` are not read: reading environments is most of a scan's cost.
     """
     found: list[ProcInfo] = []
     me = os.getpid()
     for info in table.values():
-        if info.pid == me:
+        if info.pid == me or info.start < since or info.pid in skip:
             continue
         value = _environ_value(info.pid, variable)
         if value is not None and _has_token(value, token, prefix):
@@ -101,10 +130,8 @@ def _has_token(value: str, token: str, prefix: bool) -> bool:
 
 def _environ_value(pid: int, variable: str) -> str | None:
     if IS_LINUX:
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as fh:
-                env = fh.read()
-        except OSError:
+        env = read_proc(f"/proc/{pid}/environ")
+        if env is None:
             return None
         key = variable.encode() + b"="
         for entry in env.split(b"\0"):
@@ -152,6 +179,18 @@ def signal_group(pgid: int, sig: int) -> bool:
     return True
 
 
+def start_time(pid: int) -> float:
+    """The start time of ``pid`` (zombie or not) in this table's units; 0.0 if it is gone."""
+    if IS_LINUX:
+        raw = read_proc(f"/proc/{pid}/stat")
+        fields = [] if raw is None else raw[raw.rfind(b")") + 2 :].split()
+        return float(fields[19]) if len(fields) >= 20 else 0.0
+    try:
+        return float(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return 0.0
+
+
 def identify(pid: int) -> ProcInfo | None:
     """The :class:`ProcInfo` of a running ``pid``, or None."""
     if IS_LINUX:
@@ -171,13 +210,11 @@ def reap_adopted(info: ProcInfo) -> bool:
     """
     if not IS_LINUX:
         return not is_alive(info)
-    try:
-        with open(f"/proc/{info.pid}/stat", "rb") as fh:
-            raw = fh.read()
-    except OSError:
+    raw = read_proc(f"/proc/{info.pid}/stat")
+    if raw is None:
         return True
     fields = raw[raw.rfind(b")") + 2 :].split()
-    if float(fields[19]) != info.start:
+    if len(fields) < 20 or float(fields[19]) != info.start:
         return True
     if fields[0] != b"Z":
         return False
@@ -202,14 +239,17 @@ def reap_adopted_zombies(pgid: int, known: set[int], exclude: int) -> int:
     for name in os.listdir("/proc"):
         if not name.isdigit() or int(name) == exclude:
             continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as fh:
-                raw = fh.read()
-        except OSError:
+        raw = read_proc(f"/proc/{name}/stat")
+        if raw is None:
             continue
         fields = raw[raw.rfind(b")") + 2 :].split()
         pid = int(name)
-        if fields[0] == b"Z" and int(fields[1]) == me and (int(fields[2]) == pgid or pid in known):
+        if (
+            len(fields) > 2
+            and fields[0] == b"Z"
+            and int(fields[1]) == me
+            and (int(fields[2]) == pgid or pid in known)
+        ):
             with contextlib.suppress(ChildProcessError):
                 if os.waitpid(pid, os.WNOHANG)[0] == pid:
                     reaped += 1

@@ -82,6 +82,7 @@ async def spawn(
     stdout: StreamSpec,
     stderr: StreamSpec,
     limit: int,
+    pass_fds: Sequence[int] = (),
 ) -> tuple[asyncio.subprocess.Process, ExitAwareProtocol]:
     """Start ``argv`` in a new session (its own process group); raise a typed spawn error."""
     loop = asyncio.get_running_loop()
@@ -95,20 +96,23 @@ async def spawn(
             cwd=cwd,
             env=env,
             start_new_session=True,
+            pass_fds=pass_fds,
         )
-    except FileNotFoundError as exc:
-        where = None if cwd is None else os.fspath(cwd)
-        if where is not None and exc.filename is not None and os.fspath(exc.filename) == where:
-            raise ProcessSpawnError(
-                argv, errno.ENOENT, "working directory does not exist", cwd=where
-            ) from exc
-        raise ProgramNotFoundError(
-            argv, os.fsdecode(env.get(b"PATH", os.defpath.encode())), cwd=where
-        ) from exc
     except OSError as exc:
-        where = None if cwd is None else os.fspath(cwd)
-        raise ProcessSpawnError(argv, exc.errno or 0, exc.strerror or str(exc), cwd=where) from exc
+        raise spawn_error(argv, exc, env, cwd) from exc
     return asyncio.subprocess.Process(transport, protocol, loop), protocol
+
+
+def spawn_error(
+    argv: list[str], exc: OSError, env: Mapping[bytes, bytes], cwd: str | os.PathLike[str] | None
+) -> ProcessSpawnError:
+    """The typed error for a failed start: missing program, missing working directory, or another errno."""
+    where = None if cwd is None else os.fspath(cwd)
+    if exc.errno == errno.ENOENT:
+        if where is not None and exc.filename is not None and os.fspath(exc.filename) == where:
+            return ProcessSpawnError(argv, errno.ENOENT, "working directory does not exist", cwd=where)
+        return ProgramNotFoundError(argv, os.fsdecode(env.get(b"PATH", os.defpath.encode())), cwd=where)
+    return ProcessSpawnError(argv, exc.errno or 0, exc.strerror or str(exc), cwd=where)
 
 
 async def call_with_retry(attempt: Callable[[], Awaitable[T]], retry: Any) -> T:

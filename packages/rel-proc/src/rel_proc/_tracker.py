@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from rel_proc._tree import ProcessTree
 
 DEFAULT_INTERVAL = 0.1
+LINGER = 2.0  # seconds without trees before the thread sleeps until woken
 _log = logging.getLogger("rel_proc")
 
 
@@ -32,16 +33,19 @@ class _Tracker:
         self._wake = threading.Condition(self._lock)
         self._trees: weakref.WeakSet[ProcessTree] = weakref.WeakSet()
         self._thread: threading.Thread | None = None
+        self._dormant = False
         self.interval = DEFAULT_INTERVAL
 
     def add(self, tree: ProcessTree) -> None:
         with self._lock:
-            idle = not self._trees
             self._trees.add(tree)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, name="rel-proc-tracker", daemon=True)
                 self._thread.start()
-            elif idle:
+            elif self._dormant:
+                # Only a dormant thread needs waking: waking it for each short command
+                # would cost every spawn a thread switch.
+                self._dormant = False
                 self._wake.notify()
 
     def discard(self, tree: ProcessTree) -> None:
@@ -49,10 +53,19 @@ class _Tracker:
             self._trees.discard(tree)
 
     def _loop(self) -> None:
+        idle_since: float | None = None
         while True:
             with self._lock:
-                while not self._trees:
-                    self._wake.wait()
+                if not self._trees:
+                    now = time.monotonic()
+                    idle_since = now if idle_since is None else idle_since
+                    if now - idle_since < LINGER:
+                        self._wake.wait(self.interval / 2)
+                        continue
+                    self._dormant = True
+                    while self._dormant:
+                        self._wake.wait()
+                idle_since = None
                 trees = list(self._trees)
             now = time.monotonic()
             for tree in trees:
@@ -70,10 +83,11 @@ class _Tracker:
     def scan(trees: list[ProcessTree]) -> None:
         table = process_table()
         for tree in trees:
-            tree.remember(descendants(table, [tree.root.pid]))
+            tree.remember(descendants(table, [tree.anchor]))
             tree.remember(info for info in table.values() if info.pgid == tree.pgid)
 
     def _after_fork(self) -> None:
+        self._dormant = False
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._trees = weakref.WeakSet()

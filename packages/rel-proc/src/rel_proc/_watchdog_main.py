@@ -64,18 +64,37 @@ def _kill(proc: psutil.Process) -> bool:
     return True
 
 
+def _group_members(pgids: set[int]) -> list[psutil.Process]:
+    """Live (non-zombie) members of the process groups ``pgids``."""
+    found = []
+    for proc in psutil.process_iter(["status"]):
+        if proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        with contextlib.suppress(OSError):
+            if os.getpgid(proc.pid) in pgids:
+                found.append(proc)
+    return found
+
+
 def _end_everything(
     trees: dict[int, int], seen: dict[int, psutil.Process], variable: str, prefix: str
 ) -> None:
+    pgids = set(trees.values())
     for _ in range(50):
-        hit = False
-        for pgid in trees.values():
+        for pgid in pgids:
             with contextlib.suppress(OSError):
                 os.killpg(pgid, signal.SIGKILL)
-                hit = True
-        victims = list(seen.values()) + _below(_children_map(), list(trees)) + _marked(variable, prefix)
+        victims = (
+            list(seen.values())
+            + _below(_children_map(), list(trees))
+            + _marked(variable, prefix)
+            + _group_members(pgids)
+        )
+        hit = False
         for proc in victims:
             hit = _kill(proc) or hit
+        # Done once a pass finds nothing alive. A signalled group is not "something
+        # alive": it answers killpg() for as long as its zombies wait for init.
         if not hit:
             return
         seen.clear()

@@ -1,0 +1,232 @@
+"""supervise=True: a subreaper shim between owner and child ends even the tree's best escapees (Linux)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from conftest import PY, SCRUBBED, STUBBORN, TREE, leftovers, script
+
+from rel_proc import (
+    ProcessSpawnError,
+    ProcessTimeoutError,
+    ProgramNotFoundError,
+    managed_subprocess,
+    run,
+    run_sync,
+    supervise_supported,
+)
+from rel_proc._tree import MARKER_VARIABLE
+
+pytestmark = pytest.mark.skipif(not supervise_supported(), reason="the supervising shim is Linux only")
+
+
+async def _escapee(token: str, shim: int) -> psutil.Process:
+    """Wait for the scrubbed, setsid, orphaned grandchild; check it escaped everything but the shim."""
+    for _ in range(500):
+        for proc in psutil.process_iter(["ppid", "environ"]):
+            env = proc.info["environ"] or {}
+            adopted = env.get("REL_PROC_TEST") == token and proc.info["ppid"] == shim != proc.pid
+            if adopted and os.getsid(proc.pid) == proc.pid:
+                assert MARKER_VARIABLE not in env, "the escapee should carry no tree marker"
+                return proc
+        await asyncio.sleep(0.01)
+    raise AssertionError("the setsid grandchild never appeared as an orphan adopted by the shim")
+
+
+@pytest.mark.parametrize("way_out", ["normal", "exception", "cancel", "timeout"])
+async def test_scrubbed_setsid_orphan_is_ended_at_teardown(way_out: str, mark: dict[str, str]) -> None:
+    """A grandchild with no marker, its own session and no parent is adopted by the shim and ended."""
+    token = mark["REL_PROC_TEST"]
+    shims: list[int] = []
+
+    async def body() -> None:
+        async with managed_subprocess(
+            "sh",
+            "-c",
+            SCRUBBED,
+            env=mark,
+            grace=0.3,
+            supervise=True,
+            track_interval=None,
+            timeout=1.5 if way_out == "timeout" else None,
+        ) as proc:
+            assert proc.supervised
+            shims.append(proc.process.pid)
+            await _escapee(token, proc.process.pid)
+            if way_out == "exception":
+                raise KeyError("boom")
+            if way_out in ("cancel", "timeout"):
+                await asyncio.sleep(30)
+
+    task = asyncio.create_task(body())
+    if way_out == "cancel":
+        while not shims:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.5)
+        task.cancel()
+    expected = {"normal": None, "exception": KeyError, "cancel": asyncio.CancelledError}.get(
+        way_out, ProcessTimeoutError
+    )
+    if expected is None:
+        await task
+    else:
+        with pytest.raises(expected):
+            await task
+    assert leftovers(token) == ([], [])
+    assert not psutil.pid_exists(shims[0]) or psutil.Process(shims[0]).status() == psutil.STATUS_ZOMBIE
+
+
+async def test_supervised_child_looks_like_the_program(tmp_path: Path, mark: dict[str, str]) -> None:
+    """pid, returncode, signal, streams, wait() and communicate() are the program's, not the shim's."""
+    async with managed_subprocess(
+        "sh",
+        "-c",
+        "echo $$; read line; echo got $line; exit 5",
+        env=mark,
+        stdin=asyncio.subprocess.PIPE,
+        supervise=True,
+    ) as proc:
+        assert proc.stdout is not None
+        assert int(await proc.stdout.readline()) == proc.pid != proc.process.pid
+        assert psutil.Process(proc.pid).ppid() == proc.process.pid
+        out, _ = await proc.communicate(b"x\n")
+        assert out == b"got x\n"
+        assert await proc.wait() == 5
+    assert (proc.returncode, proc.signal) == (5, None)
+
+    result = await run("sh", "-c", "kill -USR1 $$", env=mark, supervise=True)
+    assert result.signal == "SIGUSR1"
+    # The child's exit is reported even while a background grandchild (holding no pipe) lives on.
+    start = time.monotonic()
+    result = await run(
+        "sh", "-c", "sleep 30 >/dev/null 2>&1 & echo done", env=mark, supervise=True, grace=0.2
+    )
+    assert (result.stdout, result.returncode) == (b"done\n", 0)
+    assert time.monotonic() - start < 10
+    synced = await asyncio.to_thread(run_sync, ["echo", "sync"], env=mark, supervise=True)
+    assert synced.stdout == b"sync\n"
+    assert synced.pid != 0
+
+
+async def test_supervised_stubborn_tree_is_killed_after_grace(mark: dict[str, str]) -> None:
+    """A SIGTERM-ignoring supervised tree is SIGKILLed after the grace period, and tree_killed says so."""
+    async with managed_subprocess("sh", "-c", STUBBORN, env=mark, grace=0.2, supervise=True) as proc:
+        await asyncio.sleep(0.2)
+    assert proc.tree_killed
+    assert proc.signal == "SIGKILL"
+
+
+async def test_supervised_spawn_errors_name_the_program(tmp_path: Path) -> None:
+    """A missing program or working directory is reported as without the shim, naming the program."""
+    with pytest.raises(ProgramNotFoundError) as info:
+        await run("no-such-program-rel", env={"PATH": str(tmp_path)}, inherit_env=False, supervise=True)
+    assert info.value.argv == ["no-such-program-rel"]
+    assert str(tmp_path) in str(info.value)
+    with pytest.raises(ProcessSpawnError) as missing_cwd:
+        await run("true", cwd=tmp_path / "gone", supervise=True)
+    assert "working directory" in str(missing_cwd.value)
+    assert missing_cwd.value.argv == ["true"]
+    not_executable = tmp_path / "plain.txt"
+    not_executable.write_text("data")
+    with pytest.raises(ProcessSpawnError) as denied:
+        await run(str(not_executable), supervise=True)
+    assert not isinstance(denied.value, ProgramNotFoundError)
+    assert denied.value.errno == 13  # EACCES
+
+
+OWNER = """
+    import asyncio, sys
+    from rel_proc import managed_subprocess
+
+    async def main():
+        async with managed_subprocess(
+            "sh", "-c", sys.argv[1], stdout=None, stderr=None, supervise=True, die_with_parent=sys.argv[2] == "1"
+        ) as proc:
+            print("ready", proc.process.pid, flush=True)
+            await asyncio.sleep(60)
+
+    asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("die_with_parent", [True, False], ids=["dies", "outlives"])
+def test_owner_sigkilled_scrubbed_setsid_orphan_dies(
+    tmp_path: Path, mark: dict[str, str], die_with_parent: bool
+) -> None:
+    """Owner SIGKILLed right after its tree started: the shim ends all of it, escapee included, within 2 s.
+
+    With die_with_parent=False the shim leaves the tree running instead.
+    """
+    token = mark["REL_PROC_TEST"]
+    shell = "trap '' TERM; " + SCRUBBED
+    owner = subprocess.Popen(
+        [PY, script(tmp_path, "owner.py", OWNER), shell, "1" if die_with_parent else "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **mark},
+    )
+    try:
+        assert owner.stdout is not None
+        line = owner.stdout.readline()
+        assert line.startswith("ready"), line
+        shim = int(line.split()[1])
+        deadline = time.monotonic() + 5
+        while not any(os.getsid(p) == p for p in leftovers(token)[0] if psutil.pid_exists(p)):
+            assert time.monotonic() < deadline, "the setsid grandchild never started"
+            time.sleep(0.01)
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(timeout=10)
+        # Without die_with_parent nothing is coming: half a second shows the tree is left alone.
+        deadline = time.monotonic() + (2.0 if die_with_parent else 0.5)
+        live = leftovers(token)[0]
+        while (live or not die_with_parent) and time.monotonic() < deadline:
+            time.sleep(0.02)
+            live = leftovers(token)[0]
+        if die_with_parent:
+            assert live == [], f"still alive 2 s after the owner died: {live}"
+            assert not psutil.pid_exists(shim) or psutil.Process(shim).status() == psutil.STATUS_ZOMBIE
+        else:
+            assert len(live) >= 2, "without die_with_parent the tree should outlive its owner"
+            for pid in live:
+                os.kill(pid, signal.SIGKILL)
+            for _ in range(200):
+                if not psutil.pid_exists(shim):
+                    break
+                time.sleep(0.01)
+            assert not psutil.pid_exists(shim), "the shim should exit once its tree is gone"
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
+
+
+def test_supervise_is_ignored_where_unsupported() -> None:
+    """supervise=True asks for the shim only where it exists; elsewhere the default mechanisms apply."""
+    assert managed_subprocess("true", supervise=True).supervised == supervise_supported()
+    assert not managed_subprocess("true").supervised
+    assert sys.platform.startswith("linux") == supervise_supported()
+
+
+async def test_shim_killed_from_outside_tree_still_ends(mark: dict[str, str]) -> None:
+    """If someone SIGKILLs the shim, teardown still finds the program's group and ends the tree."""
+    token = mark["REL_PROC_TEST"]
+    start = time.monotonic()
+    async with managed_subprocess("sh", "-c", TREE, env=mark, grace=0.2, supervise=True) as proc:
+        for _ in range(500):
+            if len(psutil.Process(proc.pid).children()) >= 3:
+                break
+            await asyncio.sleep(0.01)
+        os.kill(proc.process.pid, signal.SIGKILL)
+        await proc.wait()  # the shim's death settles the program's status
+        assert proc.returncode == -signal.SIGKILL
+        assert len(leftovers(token)[0]) >= 4, "the program and its sleepers outlive the shim"
+    assert leftovers(token) == ([], [])
+    assert time.monotonic() - start < 10
