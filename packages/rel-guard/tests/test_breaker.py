@@ -276,7 +276,8 @@ async def test_async_fallback_is_awaited(clock: FakeClock) -> None:
     assert await fetch() == "cached"
 
 
-def test_rejections_are_fresh_errors_with_a_stable_cause(clock: FakeClock) -> None:
+@pytest.mark.parametrize("form", FORMS)
+async def test_rejections_are_fresh_errors_with_a_stable_cause(form: str, clock: FakeClock) -> None:
     """Each refusal raises a new exception object; the traceback never accumulates."""
     breaker = make(clock, failure_threshold=1)
     with pytest.raises(ConnectionError):
@@ -284,14 +285,55 @@ def test_rejections_are_fresh_errors_with_a_stable_cause(clock: FakeClock) -> No
     errors = []
     for _ in range(50):
         try:
-            breaker.call(lambda: None)
+            await invoke(breaker, form, lambda: None)
         except CircuitBreakerOpenError as exc:
             errors.append(exc)
     assert len({id(e) for e in errors}) == 50
     depth = [len(list(_frames(e.__traceback__))) for e in errors]
     assert max(depth) == min(depth)
     assert all(e.__cause__ is errors[0].__cause__ for e in errors)
+    assert isinstance(errors[0].__cause__, ConnectionError)
+    assert all(e.__suppress_context__ for e in errors)
     assert isinstance(errors[0], GuardError)
+    assert breaker.stats().rejected == 50
+
+
+@pytest.mark.parametrize("form", FORMS)
+async def test_retry_after_counts_down_to_the_probe(form: str, clock: FakeClock) -> None:
+    """retry_after is the time left until a probe is allowed, 0 while the probes are taken."""
+    breaker = make(clock, failure_threshold=1, recovery_timeout=30)
+    with pytest.raises(ConnectionError):
+        breaker.call(boom(ConnectionError("down")))
+    waits = []
+    for _ in range(3):
+        with pytest.raises(CircuitBreakerOpenError) as refused:
+            await invoke(breaker, form, lambda: None)
+        waits.append(refused.value.retry_after)
+        clock.advance(10)
+    assert waits == pytest.approx([30, 20, 10])
+    breaker.__enter__()  # the one probe, held while others are refused
+    try:
+        with pytest.raises(CircuitBreakerOpenError) as refused:
+            await invoke(breaker, form, lambda: None)
+        assert (refused.value.state, refused.value.retry_after) == ("half_open", 0)
+        assert breaker.stats().retry_after == 0
+    finally:
+        breaker.__exit__(None, None, None)
+    assert breaker.state is CircuitState.CLOSED
+
+
+@pytest.mark.parametrize("kind", ["with", "async-with"])
+async def test_block_forms_raise_even_with_a_fallback(kind: str, clock: FakeClock) -> None:
+    """A block cannot substitute a value: while open it raises, and the fallback is not called."""
+    called = []
+    breaker = make(clock, failure_threshold=1, fallback_function=lambda *a, **k: called.append(1))
+    breaker.force_open()
+    ran = []
+    with pytest.raises(CircuitBreakerOpenError):
+        await invoke(breaker, kind, lambda: ran.append(1))
+    assert (ran, called) == ([], [])
+    assert breaker(lambda: "live")() is None  # the decorator form does use the fallback
+    assert called == [1]
 
 
 def _frames(tb: Any) -> Any:
@@ -305,6 +347,14 @@ def test_errors_pickle() -> None:
     error = CircuitBreakerOpenError("dep", "open", 3.5)
     again = pickle.loads(pickle.dumps(error))
     assert (again.name, again.state, again.retry_after, str(again)) == ("dep", "open", 3.5, str(error))
+    keywords = CircuitBreakerOpenError(name="dep", state="forced_open", retry_after=None)
+    assert (keywords.name, keywords.retry_after) == ("dep", None)
+    assert "until reset()" in str(keywords)
+    keywords.retry_after = 2.0
+    keywords.state = "open"
+    keywords.name = "other"
+    assert keywords.args == ("other", "open", 2.0)
+    assert "'other' is open" in str(keywords)
 
 
 def test_listeners_see_transitions_and_a_raising_listener_breaks_nothing(
@@ -390,6 +440,23 @@ def test_count_window_forgets_old_calls(clock: FakeClock) -> None:
     assert breaker.stats().window_calls == 4
     assert breaker.stats().window_failures == 1
     assert breaker.state is CircuitState.CLOSED
+
+
+@pytest.mark.parametrize("form", FORMS)
+async def test_count_window_successes_push_out_old_failures(form: str, clock: FakeClock) -> None:
+    """Once the window is full and clean, each success still evicts the oldest outcome."""
+    breaker = make(clock, failure_rate_threshold=0.5, sliding_window_size=4, minimum_calls=4)
+    for _ in range(6):
+        assert await invoke(breaker, form, lambda: "ok") == "ok"
+    await fail(breaker, form, 1)  # window: s s s f
+    for _ in range(4):  # window: s s s s -- the failure has left it
+        assert await invoke(breaker, form, lambda: "ok") == "ok"
+    stats = breaker.stats()
+    assert (stats.window_calls, stats.window_failures, stats.successes) == (4, 0, 10)
+    await fail(breaker, form, 1)  # s s s f: 25 %
+    assert breaker.state is CircuitState.CLOSED
+    await fail(breaker, form, 1)  # s s f f: 50 %
+    assert breaker.state is CircuitState.OPEN
 
 
 def test_time_window_forgets_old_seconds(clock: FakeClock) -> None:

@@ -24,6 +24,9 @@ def test_fail_fast_refuses_with_name_and_limits() -> None:
     again = pickle.loads(pickle.dumps(error))
     assert (again.name, again.max_concurrent_calls, str(again)) == ("db", 1, str(error))
     assert bulkhead.stats().rejected == 1
+    # A bulkhead cannot know when a slot frees: no hint, so a retry loop keeps its own backoff.
+    assert error.retry_after is None
+    assert again.retry_after is None
 
 
 async def test_async_fail_fast() -> None:

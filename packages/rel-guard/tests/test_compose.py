@@ -8,10 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from conftest import FakeClock
 
 from rel_guard import (
     Bulkhead,
     BulkheadConfig,
+    BulkheadFullError,
     CircuitBreaker,
     CircuitBreakerConfig,
     CircuitBreakerOpenError,
@@ -114,3 +116,65 @@ def test_non_callable_policies_are_rejected() -> None:
     """compose() raises TypeError naming the position of a non-callable argument."""
     with pytest.raises(TypeError, match="argument 1"):
         compose(CircuitBreaker(), 3)  # type: ignore[arg-type]
+
+
+def hinted_retry(
+    times: int, backoff: float, sleep: Callable[[float], None]
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A retry loop that reads ``retry_after`` the way rel-retry does: a hint lengthens the backoff."""
+
+    def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            for attempt in range(times):
+                try:
+                    return fn(*args, **kwargs)
+                except Exception as exc:
+                    if attempt == times - 1:
+                        raise
+                    hint = getattr(exc, "retry_after", None)
+                    sleep(backoff if hint is None else max(backoff, hint))
+            raise AssertionError("unreachable")
+
+        return wrapper
+
+    return decorator
+
+
+def test_a_retry_around_an_open_breaker_waits_for_the_probe() -> None:
+    """retry_after makes the retry sleep until the breaker probes, instead of spinning on refusals."""
+    clock = FakeClock()
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.advance(seconds)
+
+    breaker = CircuitBreaker(CircuitBreakerConfig(failure_threshold=2, recovery_timeout=30, clock=clock))
+    outcomes = iter([ConnectionError("down"), ConnectionError("down"), None])
+
+    def dependency() -> str:
+        error = next(outcomes)
+        if error is not None:
+            raise error
+        return "up"
+
+    guarded = compose(hinted_retry(5, 0.1, sleep), breaker)(dependency)
+    assert guarded() == "up"
+    # Two failures with the plain backoff open the breaker; the one refusal's hint
+    # is the rest of recovery_timeout, after which the probe goes through.
+    assert slept == [0.1, 0.1, pytest.approx(30 - 0.1)]
+    stats = breaker.stats()
+    assert (stats.rejected, stats.state.value) == (1, "closed")
+
+
+def test_a_retry_around_a_full_bulkhead_keeps_its_own_backoff() -> None:
+    """A bulkhead cannot say when a slot frees: retry_after is None and the retry's backoff applies."""
+    slept: list[float] = []
+    bulkhead = Bulkhead(BulkheadConfig(max_concurrent_calls=1, max_wait_duration=0))
+    guarded = compose(hinted_retry(3, 0.25, slept.append), bulkhead)(lambda: "done")
+    with bulkhead, pytest.raises(BulkheadFullError) as refused:
+        guarded()
+    assert refused.value.retry_after is None
+    assert slept == [0.25, 0.25]
+    assert guarded() == "done"

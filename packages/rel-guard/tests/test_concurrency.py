@@ -52,18 +52,32 @@ def run_threads(worker: object, n: int = THREADS) -> None:
         assert not t.is_alive(), "a worker thread hung"
 
 
-def test_threads_closed_breaker_counts_add_up() -> None:
+@pytest.mark.parametrize(
+    ("form", "rule"), [("decorator", "consecutive"), ("with", "consecutive"), ("decorator", "rate")]
+)
+def test_threads_closed_breaker_counts_add_up(form: str, rule: str) -> None:
     """16 threads x 10,000 calls with random failures: every call is counted exactly once."""
-    breaker = CircuitBreaker(CircuitBreakerConfig(failure_threshold=3, recovery_timeout=0.001, name="stress"))
+    if rule == "consecutive":
+        config = CircuitBreakerConfig(failure_threshold=3, recovery_timeout=0.001, name="stress")
+    else:
+        config = CircuitBreakerConfig(
+            failure_rate_threshold=0.5, sliding_window_size=20, minimum_calls=20, recovery_timeout=0.001
+        )
+    breaker = CircuitBreaker(config)
     inside = Inside()
     refused = [0] * THREADS
 
-    @breaker
-    def work(fail: bool) -> None:
+    def body(fail: bool) -> None:
         inside.enter()
         inside.leave()
         if fail:
             raise ConnectionError("flaky")
+
+    def block(fail: bool) -> None:
+        with breaker:
+            body(fail)
+
+    work = breaker(body) if form == "decorator" else block
 
     def worker(i: int) -> None:
         rng = random.Random(i)

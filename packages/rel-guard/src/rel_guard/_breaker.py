@@ -1,9 +1,12 @@
 """`CircuitBreaker`: decorator, ``with``, ``async with`` and direct-call forms.
 
 Every form is a thin adapter over :class:`~rel_guard._breaker_core.BreakerCore`:
-ask for a permit, run the call, report its outcome. The decorator inlines the
-core's lock-free closed-state checks so a successful call through a closed
-breaker costs two attribute reads and a counter increment.
+ask for a permit, run the call, report its outcome. The decorator and the
+``with`` forms inline the core's lock-free closed-state checks, so a
+successful call through a closed breaker costs two attribute reads and a
+counter increment (plus, for ``with``, one context-variable update that
+remembers the permit for the exit), and a refusal while open costs building
+and raising one exception.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from typing import Any, ParamSpec, TypeVar, cast
 from rel_guard._breaker_config import CircuitBreakerConfig
 from rel_guard._breaker_core import BreakerCore, BreakerStats, CircuitState, StateChange
 from rel_guard._deadline import Deadline
-from rel_guard._entries import pop_entry, push_entry
+from rel_guard._entries import ENTRIES, find_entry, get_ident, pop_entry, push_entry, push_node
 from rel_guard._errors import CircuitBreakerOpenError, DeadlineExceededError
 from rel_guard._telemetry import BREAKER_CALLS, metrics_enabled
+
+_current_entry = ENTRIES.get
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -43,7 +48,7 @@ class CircuitBreaker:
     config's name (default ``"circuit-breaker"``).
     """
 
-    __slots__ = ("_core", "_timeout", "config", "name")
+    __slots__ = ("_core", "_plain_block", "_timeout", "config", "name")
 
     def __init__(self, config: CircuitBreakerConfig | None = None, *, name: str | None = None) -> None:
         if config is None:
@@ -56,6 +61,8 @@ class CircuitBreaker:
         self.name: str = name or config.name or "circuit-breaker"
         self._core = BreakerCore(config, self.name)
         self._timeout = None if config.timeout is None else Deadline(config.timeout)
+        # A block with no per-call timeout and no timing can take the inlined fast path.
+        self._plain_block = self._timeout is None and not self._core.timed
 
     def __repr__(self) -> str:
         return f"CircuitBreaker(name={self.name!r}, state={self._core.state.value!r})"
@@ -142,10 +149,12 @@ class CircuitBreaker:
         if inspect.iscoroutinefunction(fn):
             return cast(R, self.call_async(fn, *args, **kwargs))
         core = self._core
-        try:
-            permit = core.acquire()
-        except CircuitBreakerOpenError as refused:
-            return cast(R, self._fallback_or_raise(refused, args, kwargs))
+        permit = core.closed_permit
+        if permit < 0:
+            admitted = core.admit()
+            if not isinstance(admitted, int):
+                return cast(R, self._fallback_or_raise(admitted, args, kwargs))
+            permit = admitted
         start = core.config.clock() if core.timed else 0.0
         try:
             if self._timeout is None:
@@ -162,11 +171,13 @@ class CircuitBreaker:
     async def call_async(self, fn: Callable[..., Awaitable[R]], /, *args: Any, **kwargs: Any) -> R:
         """Await ``fn(*args, **kwargs)`` through the breaker; the per-call timeout cancels it."""
         core = self._core
-        try:
-            permit = core.acquire()
-        except CircuitBreakerOpenError as refused:
-            result = self._fallback_or_raise(refused, args, kwargs)
-            return cast(R, await result if inspect.isawaitable(result) else result)
+        permit = core.closed_permit
+        if permit < 0:
+            admitted = core.admit()
+            if not isinstance(admitted, int):
+                result = self._fallback_or_raise(admitted, args, kwargs)
+                return cast(R, await result if inspect.isawaitable(result) else result)
+            permit = admitted
         start = core.config.clock() if core.timed else 0.0
         try:
             if self._timeout is None:
@@ -210,18 +221,18 @@ class CircuitBreaker:
         has_fallback = self.config.fallback_function is not None
         on_exception = core.on_exception
         on_success = core.on_success
+        admit = core.admit
 
         @functools.wraps(fn)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             permit = core.closed_permit
             if permit < 0:
-                if not has_fallback:
-                    permit = core.acquire_slow()
-                else:
-                    try:
-                        permit = core.acquire_slow()
-                    except CircuitBreakerOpenError as refused:
-                        return cast(R, fallback(refused, args, kwargs))
+                admitted = admit()
+                if not isinstance(admitted, int):
+                    if has_fallback:
+                        return cast(R, fallback(admitted, args, kwargs))
+                    raise admitted
+                permit = admitted
             try:
                 result = fn(*args, **kwargs)
             except BaseException as error:
@@ -243,19 +254,19 @@ class CircuitBreaker:
         has_fallback = self.config.fallback_function is not None
         on_exception = core.on_exception
         on_success = core.on_success
+        admit = core.admit
 
         @functools.wraps(fn)
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             permit = core.closed_permit
             if permit < 0:
-                if not has_fallback:
-                    permit = core.acquire_slow()
-                else:
-                    try:
-                        permit = core.acquire_slow()
-                    except CircuitBreakerOpenError as refused:
-                        result = fallback(refused, args, kwargs)
+                admitted = admit()
+                if not isinstance(admitted, int):
+                    if has_fallback:
+                        result = fallback(admitted, args, kwargs)
                         return cast(R, await result if inspect.isawaitable(result) else result)
+                    raise admitted
+                permit = admitted
             try:
                 value = await fn(*args, **kwargs)
             except BaseException as error:
@@ -272,61 +283,126 @@ class CircuitBreaker:
         return wrapper
 
     # -- context managers -----------------------------------------------------------------
+    # A block cannot substitute a value, so the block forms raise CircuitBreakerOpenError
+    # even when a fallback_function is configured. The permit is remembered per thread
+    # or task (see _entries); a closed breaker's block inlines the decorator's fast path.
     def __enter__(self) -> CircuitBreaker:
-        permit = self._core.acquire()  # refuses before the body runs
-        start = self.config.clock() if self._core.timed else 0.0
-        if self._timeout is not None:
-            try:
-                self._timeout.__enter__()
-            except BaseException:
-                self._core.on_ignore(permit)
-                raise
-        push_entry(self, (permit, start))
+        permit = self._core.closed_permit
+        if permit < 0:
+            admitted = self._core.admit()
+            if not isinstance(admitted, int):
+                raise admitted  # before the body runs
+            permit = admitted
+        if not self._plain_block:
+            return self._enter(permit)
+        head = _current_entry()
+        if head is not None and head[0] is None and head[3] is None and head[4] == get_ident():
+            head[1] = permit  # reuse this context's dead node in place (see _entries)
+            head[2] = 0.0
+            head[0] = self
+        else:
+            push_node(self, permit, 0.0, head)
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        permit, start = pop_entry(self)
+        node = _current_entry()
+        if node is None or node[0] is not self:
+            node = find_entry(self, node)
+        node[0] = None
+        core = self._core
+        permit = node[1]
+        if exc is None and permit == core.fast_permit and self._plain_block:
+            next(core.fast_successes)
+            if metrics_enabled():
+                BREAKER_CALLS.add(1, core.success_attrs)
+            return
+        self._exit(permit, node[2], exc_type, exc, tb)
+
+    async def __aenter__(self) -> CircuitBreaker:
+        permit = self._core.closed_permit
+        if permit < 0:
+            admitted = self._core.admit()
+            if not isinstance(admitted, int):
+                raise admitted  # before the body runs
+            permit = admitted
+        if not self._plain_block:
+            timeout = self._timeout
+            self._enter(permit, enter_timeout=False)
+            if timeout is not None:
+                try:
+                    await timeout.__aenter__()
+                except BaseException:
+                    permit, _ = pop_entry(self)
+                    self._core.on_ignore(permit)
+                    raise
+            return self
+        head = _current_entry()
+        if head is not None and head[0] is None and head[3] is None and head[4] == get_ident():
+            head[1] = permit  # reuse this context's dead node in place (see _entries)
+            head[2] = 0.0
+            head[0] = self
+        else:
+            push_node(self, permit, 0.0, head)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        node = _current_entry()
+        if node is None or node[0] is not self:
+            node = find_entry(self, node)
+        node[0] = None
+        core = self._core
+        permit = node[1]
+        if exc is None and permit == core.fast_permit and self._plain_block:
+            next(core.fast_successes)
+            if metrics_enabled():
+                BREAKER_CALLS.add(1, core.success_attrs)
+            return
+        timeout = self._timeout
+        if timeout is not None:
+            try:
+                await timeout.__aexit__(exc_type, exc, tb)
+            except DeadlineExceededError as expired:
+                self._finish_error(permit, node[2], expired)
+                raise
+        self._finish_block(permit, node[2], exc)
+
+    def _enter(self, permit: int, *, enter_timeout: bool = True) -> CircuitBreaker:
+        """The block entry of a breaker that times calls or limits them."""
+        core = self._core
+        start = core.config.clock() if core.timed else 0.0
+        if enter_timeout and self._timeout is not None:
+            try:
+                self._timeout.__enter__()
+            except BaseException:
+                core.on_ignore(permit)
+                raise
+        push_entry(self, permit, start)
+        return self
+
+    def _exit(
+        self,
+        permit: int,
+        start: float,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if self._timeout is not None:
             try:
                 self._timeout.__exit__(exc_type, exc, tb)
             except DeadlineExceededError as expired:
                 self._finish_error(permit, start, expired)
                 raise
+        self._finish_block(permit, start, exc)
+
+    def _finish_block(self, permit: int, start: float, exc: BaseException | None) -> None:
         if exc is None:
-            self._finish_success_only(permit, start)
+            # A block has no result for result_is_failure to judge.
+            core = self._core
+            core.on_success(permit, core.config.clock() - start if core.timed else 0.0)
         else:
             self._finish_error(permit, start, exc)
-
-    async def __aenter__(self) -> CircuitBreaker:
-        permit = self._core.acquire()
-        start = self.config.clock() if self._core.timed else 0.0
-        if self._timeout is not None:
-            try:
-                await self._timeout.__aenter__()
-            except BaseException:
-                self._core.on_ignore(permit)
-                raise
-        push_entry(self, (permit, start))
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        permit, start = pop_entry(self)
-        if self._timeout is not None:
-            try:
-                await self._timeout.__aexit__(exc_type, exc, tb)
-            except DeadlineExceededError as expired:
-                self._finish_error(permit, start, expired)
-                raise
-        if exc is None:
-            self._finish_success_only(permit, start)
-        else:
-            self._finish_error(permit, start, exc)
-
-    def _finish_success_only(self, permit: int, start: float) -> None:
-        # A block has no result for result_is_failure to judge.
-        core = self._core
-        core.on_success(permit, core.config.clock() - start if core.timed else 0.0)

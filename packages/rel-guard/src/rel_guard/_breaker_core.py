@@ -1,7 +1,7 @@
 """The circuit breaker's state machine, shared by every calling form.
 
-A call asks :meth:`BreakerCore.acquire` for a permit (or gets a fresh
-:class:`CircuitBreakerOpenError`), runs, then reports exactly one of
+A call asks :meth:`BreakerCore.admit` for a permit (or gets a fresh
+:class:`CircuitBreakerOpenError` to raise), runs, then reports exactly one of
 :meth:`on_success`, :meth:`on_failure` or :meth:`on_ignore` with that permit.
 All state lives behind one short ``threading.Lock`` that is never held while
 user code, listeners or telemetry run, so it never blocks an event loop for
@@ -14,8 +14,11 @@ but cannot disturb the new state. Probes in flight are counted across epochs,
 so even when a failed probe reopens the breaker and it soon half-opens again,
 no more than ``half_open_max_calls`` probes ever run at once. While CLOSED
 the admission needs no lock (one attribute read), and so does a success while
-nothing is pending (no failures counted, no window, no timing): that is the
-hot path.
+nothing is pending (no failures counted, no timing, and no window or a full
+count window without failures): that is the hot path. While OPEN (before the
+recovery timeout) or FORCED_OPEN, a refusal needs no lock either: it reads one
+snapshot attribute, the clock and the last failure, and counts itself with an
+atomic counter.
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ _log = logging.getLogger("rel_guard")
 
 NO_PERMIT = -1
 DISABLED_PERMIT = -2
+
+# Builds a refusal without running a Python __init__ (its fields live in ``args``).
+_new_exception = BaseException.__new__
 
 
 class CircuitState(StrEnum):
@@ -102,6 +108,7 @@ class BreakerCore:
         "_failure_threshold",
         "_failures",
         "_fast_capable",
+        "_fast_when_clean",
         "_ignored",
         "_last_failure",
         "_listeners",
@@ -111,6 +118,7 @@ class BreakerCore:
         "_pending",
         "_probe_successes",
         "_probes",
+        "_refusal",
         "_rejected",
         "_state",
         "_successes",
@@ -118,6 +126,7 @@ class BreakerCore:
         "closed_permit",
         "config",
         "fast_permit",
+        "fast_rejections",
         "fast_successes",
         "name",
         "success_attrs",
@@ -135,6 +144,9 @@ class BreakerCore:
             self._window = CountWindow(size) if config.sliding_window_type == "count" else TimeWindow(size)
         self.timed = config.slow_call_duration is not None
         self._fast_capable = self._window is None and not self.timed
+        # A full count window without failures is unchanged by one more success (the
+        # oldest outcome it evicts is a success too), so that success needs no lock.
+        self._fast_when_clean = isinstance(self._window, CountWindow) and not self.timed
         self._lock = threading.Lock()
         self._dispatching = threading.Lock()
         self._pending: deque[StateChange] = deque()
@@ -146,6 +158,9 @@ class BreakerCore:
         self._epoch = 0
         self.closed_permit = 0
         self.fast_permit = 0 if self._fast_capable else NO_PERMIT
+        # (state, open_until) while a refusal needs no lock: OPEN before the recovery
+        # timeout, or FORCED_OPEN (open_until None); None in every other state.
+        self._refusal: tuple[str, float | None] | None = None
         self._open_until = 0.0
         self._probes = 0
         self._probe_successes = 0
@@ -154,21 +169,44 @@ class BreakerCore:
 
     def _reset_counters(self) -> None:
         self.fast_successes = itertools.count()
+        self.fast_rejections = itertools.count()
         self._successes = 0
         self._failures = 0
         self._ignored = 0
         self._rejected = 0
 
     # -- admission ---------------------------------------------------------------
-    def acquire(self) -> int:
-        """Return a permit for one call, or raise a fresh CircuitBreakerOpenError."""
+    def admit(self) -> int | CircuitBreakerOpenError:
+        """Return a permit for one call, or the fresh CircuitBreakerOpenError refusing it.
+
+        The error is returned, not raised, so the caller raises it from its own
+        frame (its traceback then starts there). Its ``__cause__`` is already set.
+        """
         permit = self.closed_permit
         if permit >= 0:
             return permit
-        return self.acquire_slow()
+        refusal = self._refusal
+        if refusal is None:
+            return self._admit_locked()
+        state, until = refusal
+        retry_after = None
+        if until is not None:
+            now = self._clock()
+            if now >= until:
+                return self._admit_locked()  # time to probe: a transition, under the lock
+            retry_after = until - now
+        next(self.fast_rejections)
+        error: CircuitBreakerOpenError = _new_exception(
+            CircuitBreakerOpenError, self.name, state, retry_after
+        )
+        cause = self._last_failure
+        if cause is not None:
+            error.__cause__ = cause
+        if metrics_enabled() or tracing_enabled():
+            self._note_rejection(state)
+        return error
 
-    def acquire_slow(self) -> int:
-        """:meth:`acquire` for every state but CLOSED."""
+    def _admit_locked(self) -> int | CircuitBreakerOpenError:
         retry_after: float | None = None
         with self._lock:
             state = self._state
@@ -199,17 +237,22 @@ class BreakerCore:
             self.dispatch()
         if permit != NO_PERMIT:
             return permit
-        error = CircuitBreakerOpenError(self.name, state._value_, retry_after)
-        if metrics_enabled():
-            BREAKER_REJECTIONS.add(1, {**self._metric_attrs, attributes.GUARD_BREAKER_STATE: state._value_})
-        if tracing_enabled():
-            add_span_event(
-                "rel.guard.breaker.rejected",
-                {attributes.GUARD_NAME: self.name, attributes.GUARD_BREAKER_STATE: state._value_},
-            )
+        error: CircuitBreakerOpenError = _new_exception(
+            CircuitBreakerOpenError, self.name, state._value_, retry_after
+        )
         if cause is not None:
-            raise error from cause
-        raise error
+            error.__cause__ = cause
+        if metrics_enabled() or tracing_enabled():
+            self._note_rejection(state._value_)
+        return error
+
+    def _note_rejection(self, state: str) -> None:
+        if metrics_enabled():
+            BREAKER_REJECTIONS.add(1, {**self._metric_attrs, attributes.GUARD_BREAKER_STATE: state})
+        add_span_event(
+            "rel.guard.breaker.rejected",
+            {attributes.GUARD_NAME: self.name, attributes.GUARD_BREAKER_STATE: state},
+        )
 
     # -- outcomes ----------------------------------------------------------------
     def on_success(self, permit: int, duration: float = 0.0) -> None:
@@ -305,14 +348,19 @@ class BreakerCore:
             self.fast_permit = NO_PERMIT
         else:
             self._consecutive = 0
-            if self._fast_capable:
+            if self._fast_capable or (
+                self._fast_when_clean
+                and window is not None
+                and window.failures == 0
+                and window.calls == window.size
+            ):
                 self.fast_permit = self._epoch * 2
         threshold = self._failure_threshold
         if threshold is not None and self._consecutive >= threshold:
             self._open(f"{self._consecutive} consecutive failures", self._clock())
             return
         if window is not None:
-            calls, failures, slow_calls = window.totals(now)
+            calls, failures, slow_calls = window.calls, window.failures, window.slow  # as of `now`
             if calls < self.config.minimum_calls:
                 return
             rate = self.config.failure_rate_threshold
@@ -337,14 +385,22 @@ class BreakerCore:
         if self._window is not None:
             self._window.clear()
         if new is CircuitState.CLOSED:
+            self._refusal = None
             self.closed_permit = self._epoch * 2
             self.fast_permit = self.closed_permit if self._fast_capable else NO_PERMIT
         elif new is CircuitState.DISABLED:
+            self._refusal = None
             self.closed_permit = NO_PERMIT
             self.fast_permit = DISABLED_PERMIT
         else:
             self.closed_permit = NO_PERMIT
             self.fast_permit = NO_PERMIT
+            if new is CircuitState.OPEN:
+                self._refusal = (new._value_, self._open_until)
+            elif new is CircuitState.FORCED_OPEN:
+                self._refusal = (new._value_, None)
+            else:
+                self._refusal = None
         if old is not new:
             self._pending.append(StateChange(self.name, old, new, reason, now))
 
@@ -426,6 +482,7 @@ class BreakerCore:
         """A consistent snapshot of the counters."""
         with self._lock:
             fast = int(repr(self.fast_successes)[6:-1])
+            fast_rejected = int(repr(self.fast_rejections)[6:-1])
             window = self._window
             calls = failures = slow = 0
             if window is not None:
@@ -441,7 +498,7 @@ class BreakerCore:
                 successes=self._successes + fast,
                 failures=self._failures,
                 ignored=self._ignored,
-                rejected=self._rejected,
+                rejected=self._rejected + fast_rejected,
                 consecutive_failures=self._consecutive,
                 window_calls=calls,
                 window_failures=failures,

@@ -88,7 +88,7 @@ class Deadline:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        token = pop_entry(self)
+        token, _ = pop_entry(self)
         at = get_deadline()
         pop_deadline(token)
         if exc is None and at is not None and time.monotonic() >= at:
@@ -106,7 +106,7 @@ class Deadline:
         except BaseException:
             pop_deadline(token)
             raise
-        push_entry(self, (token, scope))
+        push_entry(self, token, scope)
         return self
 
     async def __aexit__(

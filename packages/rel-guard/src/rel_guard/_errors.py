@@ -14,17 +14,45 @@ class CircuitBreakerOpenError(GuardError):
 
     ``retry_after`` is the number of seconds until the breaker lets a probe
     call through (0 while probes are already in flight, None when the breaker
-    was forced open and waits for ``reset()``). ``state`` is the breaker's
-    state when it refused. The last failure that counted against the breaker,
-    if any, is the ``__cause__``. A fresh instance is raised every time.
+    was forced open and waits for ``reset()``): a retry loop that honours it,
+    such as rel-retry's, waits for the probe instead of spinning. ``state`` is
+    the breaker's state when it refused. The last failure that counted against
+    the breaker, if any, is the ``__cause__``. A fresh instance is raised every
+    time.
     """
 
+    # The fields live in ``args`` (read through properties), so the breaker can
+    # build a refusal with ``BaseException.__new__`` alone: refusals are frequent
+    # and should cost little more than the raise.
     def __init__(self, name: str, state: str, retry_after: float | None) -> None:
-        # The message is built only when shown: refusals are frequent and cheap.
         super().__init__(name, state, retry_after)
-        self.name = name
-        self.state = state
-        self.retry_after = retry_after
+
+    @property
+    def name(self) -> str:
+        """The breaker's name."""
+        return self.args[0]  # type: ignore[no-any-return]
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self.args = (value, *self.args[1:3])
+
+    @property
+    def state(self) -> str:
+        """The breaker's state when it refused (``"open"``, ``"half_open"``, ``"forced_open"``)."""
+        return self.args[1]  # type: ignore[no-any-return]
+
+    @state.setter
+    def state(self, value: str) -> None:
+        self.args = (self.args[0], value, self.args[2])
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds until the breaker lets a probe through; 0 while probes run; None while forced open."""
+        return self.args[2]  # type: ignore[no-any-return]
+
+    @retry_after.setter
+    def retry_after(self, value: float | None) -> None:
+        self.args = (*self.args[0:2], value)
 
     def __str__(self) -> str:
         retry_after = self.retry_after
@@ -48,10 +76,16 @@ class BulkheadFullError(GuardError):
 
     Carries the bulkhead's ``name``, its ``max_concurrent_calls`` and the
     ``max_wait_duration`` the caller waited (0 for fail-fast bulkheads).
+    ``retry_after`` is always None: a bulkhead cannot know when a slot frees
+    (that depends on how long the calls inside take), so a retry loop that
+    reads it, such as rel-retry's, keeps its own backoff.
     """
+
+    retry_after: float | None
 
     def __init__(self, name: str, max_concurrent_calls: int, max_wait_duration: float | None) -> None:
         self.name = name
+        self.retry_after = None
         self.max_concurrent_calls = max_concurrent_calls
         self.max_wait_duration = max_wait_duration
         waited = (

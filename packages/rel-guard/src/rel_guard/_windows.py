@@ -27,7 +27,7 @@ class CountWindow:
         self.slow = 0
 
     def record(self, failed: bool, slow: bool, now: float) -> None:
-        """Add one call's outcome, evicting the oldest when full."""
+        """Add one call's outcome, evicting the oldest when full; the totals are then current."""
         i = self._index
         if self.calls == self.size:
             self.failures -= self._failed[i]
@@ -69,8 +69,7 @@ class TimeWindow:
         self.failures = 0
         self.slow = 0
 
-    def _advance(self, now: float) -> None:
-        second = math.floor(now)
+    def _advance(self, second: int) -> None:
         if second <= self._head:
             return
         start = max(self._head + 1, second - self.size + 1)
@@ -83,10 +82,12 @@ class TimeWindow:
         self._head = second
 
     def record(self, failed: bool, slow: bool, now: float) -> None:
-        """Add one call's outcome at time ``now``."""
-        self._advance(now)
-        bucket = self._buckets[math.floor(now) % self.size]
-        if bucket[0] != math.floor(now):
+        """Add one call's outcome at time ``now``; the totals are then as of ``now``."""
+        second = math.floor(now)
+        if second > self._head:
+            self._advance(second)
+        bucket = self._buckets[second % self.size]
+        if bucket[0] != second:
             return  # a clock that went backwards past the window: nothing to add to
         bucket[1] += 1
         bucket[2] += failed
@@ -97,7 +98,7 @@ class TimeWindow:
 
     def totals(self, now: float) -> tuple[int, int, int]:
         """(calls, failures, slow calls) in the window as of ``now``."""
-        self._advance(now)
+        self._advance(math.floor(now))
         return self.calls, self.failures, self.slow
 
     def clear(self) -> None:
