@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -85,3 +86,67 @@ async def test_asgi_lifespan():
 
     await app({"type": "lifespan"}, receive, send)
     assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+async def _drive(app, scope: dict) -> tuple[int, dict[str, str], bytes]:
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    await app(
+        {"type": "http", "asgi": {"version": "3.0"}, "headers": [], "query_string": b"", **scope},
+        receive,
+        send,
+    )
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    return sent[0]["status"], {k.decode(): v.decode() for k, v in sent[0]["headers"]}, sent[1]["body"]
+
+
+async def test_asgi_root_path_query_string_and_prefix_boundaries():
+    """A mount's root_path is stripped; the query string is ignored; '/opsx' is not under prefix '/ops'."""
+    app = health_asgi_app(_checker("healthy"))
+    mounted = {"method": "GET", "path": "/internal/healthz", "root_path": "/internal"}
+    assert (await _drive(app, mounted))[0] == 200
+    query = {"method": "GET", "path": "/readyz", "query_string": b"verbose=1"}
+    assert (await _drive(app, query))[0] == 200
+    prefixed = health_asgi_app(_checker("healthy"), prefix="/ops")
+    assert (await _drive(prefixed, {"method": "GET", "path": "/opsx/healthz"}))[0] == 404
+    assert (await _drive(prefixed, {"method": "GET", "path": "/ops/healthz"}))[0] == 200
+
+
+async def test_asgi_concurrent_requests_share_one_run():
+    """Fifty concurrent requests through the ASGI app on one loop run the check once."""
+    calls = 0
+
+    async def slow() -> HealthCheck:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.1)
+        return HealthCheck("slow", "healthy")
+
+    checker = HealthChecker()
+    checker.add_check("slow", slow)
+    app = health_asgi_app(checker)
+    results = await asyncio.gather(*(_drive(app, {"method": "GET", "path": "/healthz"}) for _ in range(50)))
+    assert {status for status, _, _ in results} == {200}
+    assert calls == 1
+
+
+async def test_asgi_refuses_websockets():
+    """A websocket connection to the health app is closed, not left hanging."""
+    app = health_asgi_app(HealthChecker())
+    inbox = [{"type": "websocket.connect"}]
+    sent: list[dict] = []
+
+    async def receive():
+        return inbox.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    await asyncio.wait_for(app({"type": "websocket", "path": "/healthz"}, receive, send), 5)
+    assert sent == [{"type": "websocket.close", "code": 1003}]

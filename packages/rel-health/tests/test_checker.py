@@ -336,3 +336,75 @@ async def test_check_all_records_span_and_metrics():
         metrics.value("rel.health.checks", **{"rel.health.check": "good", "rel.health.status": "healthy"})
         == 1
     )
+
+
+async def test_check_that_swallows_cancellation_cannot_hold_up_the_report():
+    """A check that ignores cancellation still times out on schedule; it finishes in the background, unobserved."""
+    finished = asyncio.Event()
+
+    async def stubborn() -> HealthCheck:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.5)  # refuses to stop at once
+        finished.set()
+        return HealthCheck("stubborn", "healthy")
+
+    checker = HealthChecker()
+    checker.add_check("stubborn", stubborn, timeout=0.2)
+    checker.add_check("fast", _ok("fast"))
+    report = await checker.check_all()
+    assert not finished.is_set()  # the report did not wait for it
+    assert report.checks["stubborn"].message == "timed out after 0.2 s"
+    assert report.checks["fast"].status is HealthStatus.HEALTHY
+    await asyncio.wait_for(finished.wait(), 5)
+
+
+async def test_cancelled_check_all_cancels_its_checks():
+    """Cancelling a check_all call (a probe client that went away) cancels the checks it started."""
+    cancelled = asyncio.Event()
+
+    async def slow() -> HealthCheck:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return HealthCheck("slow", "healthy")  # pragma: no cover
+
+    checker = HealthChecker()
+    checker.add_check("slow", slow, timeout=20)
+    run = asyncio.ensure_future(checker._run([checker._checks["slow"]]))
+    await asyncio.sleep(0.05)
+    run.cancel()
+    await asyncio.wait_for(cancelled.wait(), 5)
+
+
+async def test_run_started_before_add_check_does_not_cache_a_stale_report():
+    """A run in flight when a check is added does not become the cached report: the next call sees the new check."""
+    release = asyncio.Event()
+
+    async def gated() -> HealthCheck:
+        await release.wait()
+        return HealthCheck("gated", "healthy")
+
+    checker = HealthChecker(cache_ttl=60)
+    checker.add_check("gated", gated)
+    first = asyncio.ensure_future(checker.check_all())
+    await asyncio.sleep(0.05)
+    checker.add_check("late", _ok("late"))
+    release.set()
+    assert list((await first).checks) == ["gated"]
+    assert list((await checker.check_all()).checks) == ["gated", "late"]
+
+
+async def test_sub_decisecond_timeouts_are_reported_readably():
+    """A 20 ms timeout reads 'timed out after 0.02 s', not '0.0 s'."""
+
+    async def hang() -> HealthCheck:
+        await asyncio.sleep(5)
+        return HealthCheck("h", "healthy")  # pragma: no cover
+
+    checker = HealthChecker()
+    checker.add_check("h", hang, timeout=0.02)
+    assert (await checker.check_all()).checks["h"].message == "timed out after 0.02 s"

@@ -12,6 +12,7 @@ import psutil
 import pytest
 
 from rel_health import (
+    DegradationRule,
     GracefulDegradation,
     HealthCheck,
     HealthChecker,
@@ -283,3 +284,31 @@ async def test_degradable_agent_runs():
     await agent.adaptive_processing(ctx)
     assert ctx.result[1] == [1, 2]
     assert agent.degradation.level == "normal"
+
+
+async def test_degradable_agent_branches_as_degradation_rules():
+    """The seed's if/elif ladder maps onto rules and select(): CPU first, then memory, then external services."""
+    degradation = GracefulDegradation(
+        levels=("full", "offline", "batch", "simple"),
+        rules=[
+            DegradationRule.above("cpu_usage", 90, level="simple"),
+            DegradationRule.above("memory_usage", 85, level="batch"),
+            DegradationRule.equals("external_services_available", False, level="offline"),
+        ],
+        recover_after=1,
+        system_signals=False,
+    )
+    agent = DegradableAgent()
+    implementations = {
+        "full": agent.full_processing,
+        "offline": agent.offline_processing,
+        "batch": agent.batch_processing,
+        "simple": agent.simple_processing,
+    }
+    seen = []
+    for cpu, memory, external in ((95, 90, False), (50, 90, False), (50, 50, False), (50, 50, True)):
+        degradation.evaluate(
+            {"cpu_usage": cpu, "memory_usage": memory, "external_services_available": external}
+        )
+        seen.append((await degradation.select(implementations)("data"))[0])
+    assert seen == ["simple", "batch", "offline", "full"]

@@ -20,7 +20,10 @@ def health_asgi_app(checker: HealthChecker, *, prefix: str = "") -> ASGIApp:
 
     Mount it in any ASGI server or framework. GET and HEAD are answered with
     ``application/health+json`` (200, or 503 when unhealthy); other methods
-    get 405, other paths 404. Lifespan events are acknowledged.
+    get 405, other paths 404; the query string is ignored. The scope's
+    ``root_path`` (set by the framework that mounts the app) is stripped
+    before ``prefix``. Lifespan events are acknowledged; a websocket
+    connection is refused.
     """
     base = prefix.rstrip("/")
 
@@ -34,11 +37,18 @@ def health_asgi_app(checker: HealthChecker, *, prefix: str = "") -> ASGIApp:
                 elif message["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+        if kind == "websocket":
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": 1003})
+            return
         if kind != "http":
             return
         method = scope.get("method", "GET")
         path: str = scope.get("path", "/")
-        if base and path.startswith(base):
+        root = str(scope.get("root_path", "")).rstrip("/")
+        if root and (path == root or path.startswith(root + "/")):
+            path = path[len(root) :] or "/"
+        if base and (path == base or path.startswith(base + "/")):
             path = path[len(base) :] or "/"
         if method not in ("GET", "HEAD"):
             await _send(

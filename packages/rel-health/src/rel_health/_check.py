@@ -22,7 +22,7 @@ class HealthStatus(enum.StrEnum):
 
     @property
     def severity(self) -> int:
-        """0 for healthy, 1 for degraded, 2 for unhealthy: larger is worse."""
+        """Severity as a number where larger is worse; healthy is 0, degraded 1, unhealthy 2."""
         return _SEVERITY[self]
 
     @classmethod

@@ -71,6 +71,9 @@ class HealthChecker:
         self._lock = threading.Lock()
         self._cache: dict[_CacheKey, tuple[float, HealthReport]] = {}
         self._inflight: dict[tuple[int, _CacheKey], asyncio.Task[HealthReport]] = {}
+        # Bumped whenever the registry or cache changes, so that a run started
+        # before the change does not cache a report of the old registry.
+        self._generation = 0
 
     # -- registry ----------------------------------------------------------
     def add_check(
@@ -107,6 +110,7 @@ class HealthChecker:
                 raise ValueError(f"a check named {name!r} is already registered; remove_check() it first")
             self._checks[name] = registration
             self._cache.clear()
+            self._generation += 1
 
     def remove_check(self, name: str) -> None:
         """Unregister the check ``name``.
@@ -118,6 +122,7 @@ class HealthChecker:
                 raise KeyError(f"no health check named {name!r}")
             del self._checks[name]
             self._cache.clear()
+            self._generation += 1
 
     @property
     def check_names(self) -> list[str]:
@@ -141,6 +146,7 @@ class HealthChecker:
         """Forget cached reports, so the next call runs the checks."""
         with self._lock:
             self._cache.clear()
+            self._generation += 1
 
     # -- running -----------------------------------------------------------
     async def check_all(
@@ -175,7 +181,8 @@ class HealthChecker:
             if task is None or task.done() or task.get_loop() is not loop:
                 task = loop.create_task(self._run(selected))
                 self._inflight[flight_key] = task
-                task.add_done_callback(lambda t: self._landed(flight_key, key, t))
+                generation = self._generation
+                task.add_done_callback(lambda t: self._landed(flight_key, key, t, generation))
         return await asyncio.shield(task)
 
     def check_all_sync(
@@ -220,11 +227,14 @@ class HealthChecker:
             checks = [r for r in checks if group in r.groups]
         return checks
 
-    def _landed(self, flight_key: tuple[int, _CacheKey], key: _CacheKey, task: asyncio.Task[Any]) -> None:
+    def _landed(
+        self, flight_key: tuple[int, _CacheKey], key: _CacheKey, task: asyncio.Task[Any], generation: int
+    ) -> None:
         with self._lock:
             if self._inflight.get(flight_key) is task:
                 del self._inflight[flight_key]
-            if not task.cancelled() and task.exception() is None and self.cache_ttl > 0:
+            fresh = generation == self._generation
+            if fresh and not task.cancelled() and task.exception() is None and self.cache_ttl > 0:
                 self._cache[key] = (time.monotonic(), task.result())
 
     async def _run(self, selected: list[_Registration]) -> HealthReport:
@@ -283,22 +293,17 @@ class HealthChecker:
 
     async def _outcome(self, registration: _Registration, limit: float) -> HealthCheck:
         name = registration.name
-        deadline = asyncio.timeout(limit)
+        deadline = time.monotonic() + limit
         try:
-            async with deadline:
-                if registration.is_async:
-                    result: object = await registration.fn()  # type: ignore[misc]
-                else:
-                    result = await self._call_in_thread(registration)
-                if inspect.isawaitable(result):
-                    result = await result
-        except TimeoutError as exc:
-            if not deadline.expired():
-                return HealthCheck.unhealthy(
-                    name, f"{type(exc).__name__}: {exc}", error_type=type(exc).__name__
-                )
+            if registration.is_async:
+                result: object = await _bounded(registration.fn(), limit)  # type: ignore[arg-type]
+            else:
+                result = await _bounded(self._call_in_thread(registration), limit)
+            if inspect.isawaitable(result):
+                result = await _bounded(result, max(0.0, deadline - time.monotonic()))
+        except _TimedOut:
             why = "" if limit >= registration.timeout else " (the ambient deadline)"
-            return HealthCheck.unhealthy(name, f"timed out after {limit:.1f} s{why}", timeout_s=limit)
+            return HealthCheck.unhealthy(name, f"timed out after {_seconds(limit)} s{why}", timeout_s=limit)
         except _StillRunning as still:
             return HealthCheck.unhealthy(
                 name, f"still running from a previous run started {still.seconds:.1f} s ago"
@@ -347,6 +352,42 @@ class HealthChecker:
 
         threading.Thread(target=target, name=f"rel-health-check:{registration.name}", daemon=True).start()
         return await future
+
+
+class _TimedOut(Exception):
+    """The check did not finish within its timeout."""
+
+
+async def _bounded(awaitable: Awaitable[object], limit: float) -> object:
+    """Await ``awaitable`` for at most ``limit`` seconds, even if it ignores cancellation.
+
+    It runs as a task of its own: on timeout the task is cancelled and left
+    to finish in the background (its outcome is discarded), so a check that
+    swallows ``CancelledError`` cannot hold up the report.
+
+    :raises _TimedOut: the time ran out.
+    """
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=limit)
+    except asyncio.CancelledError:
+        task.cancel()
+        task.add_done_callback(_discard)
+        raise
+    if not done:
+        task.cancel()
+        task.add_done_callback(_discard)
+        raise _TimedOut
+    return task.result()
+
+
+def _discard(task: asyncio.Future[object]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log it as never retrieved
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f}" if value >= 0.1 else f"{value:.2g}"
 
 
 class _StillRunning(Exception):

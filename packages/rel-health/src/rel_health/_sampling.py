@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +13,16 @@ import psutil
 
 #: The resources a sample measures, in the order alerts and logs name them.
 RESOURCES = ("rss_bytes", "memory_percent", "open_files", "connections", "threads", "children")
+
+#: Measured values that are not in ``rel_health.RESOURCES`` (no growth alert) but can have a threshold.
+MACHINE_RESOURCES = ("system_memory_percent",)
+
+Gauge = Callable[[], float]
+"""A user measurement sampled with the process: a callable taking no arguments, returning a number."""
+
+
+class SampleInterrupted(Exception):
+    """A stop was requested while a sample was being taken; the sample is abandoned."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +34,7 @@ class ResourceSample:
     ``open_files`` counts file descriptors (handles on Windows), sockets and
     pipes included. A field is None when it could not be read (listed in
     ``unavailable`` with the reason); ``alive`` is False once the process is gone.
+    ``gauges`` holds the values of the detector's user gauges by name.
     """
 
     pid: int
@@ -36,11 +49,16 @@ class ResourceSample:
     threads: int | None = None
     children: int | None = None
     unavailable: dict[str, str] = field(default_factory=dict)
+    gauges: dict[str, float] = field(default_factory=dict)
 
     def value(self, resource: str) -> float | None:
-        """The measured value of ``resource`` (one of :data:`RESOURCES`), or None."""
-        found: Any = getattr(self, resource)
-        return None if found is None else float(found)
+        """The measured value of ``resource`` (one of ``rel_health.RESOURCES``, ``system_memory_percent``
+        or a gauge name), or None when it was not measured.
+        """
+        if resource in RESOURCES or resource in MACHINE_RESOURCES:
+            found: Any = getattr(self, resource)
+            return None if found is None else float(found)
+        return self.gauges.get(resource)
 
     def as_dict(self) -> dict[str, Any]:
         """The sample as JSON-friendly data."""
@@ -51,6 +69,7 @@ class ResourceSample:
             **{name: getattr(self, name) for name in RESOURCES},
             "system_memory_percent": self.system_memory_percent,
             "unavailable": dict(self.unavailable),
+            "gauges": dict(self.gauges),
         }
 
 
@@ -61,14 +80,29 @@ def descriptor_count(process: psutil.Process) -> int:
     return int(process.num_fds())
 
 
-def take_sample(process: psutil.Process, *, connections: bool = True) -> ResourceSample:
-    """Measure ``process`` now. Never raises for a denied field or a vanished process."""
+def take_sample(
+    process: psutil.Process,
+    *,
+    connections: bool = True,
+    gauges: Mapping[str, Gauge] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> ResourceSample:
+    """Measure ``process`` (and the ``gauges``) now.
+
+    Never raises for a denied field, a vanished process or a failing gauge
+    (they are listed in ``unavailable``). ``stop`` is consulted before each
+    field: when it returns True the sample is abandoned.
+
+    :raises SampleInterrupted: ``stop()`` returned True.
+    """
     values: dict[str, Any] = {}
     unavailable: dict[str, str] = {}
     alive = True
 
     def read(field_name: str, getter: Any) -> None:
         nonlocal alive
+        if stop is not None and stop():
+            raise SampleInterrupted(field_name)
         if not alive:
             return
         try:
@@ -97,11 +131,27 @@ def take_sample(process: psutil.Process, *, connections: bool = True) -> Resourc
         unavailable["system_memory_percent"] = type(exc).__name__
     if not alive:
         values = {k: v for k, v in values.items() if k == "system_memory_percent"}
+    measured: dict[str, float] = {}
+    for name, gauge in (gauges or {}).items():
+        if stop is not None and stop():
+            raise SampleInterrupted(name)
+        try:
+            reading = gauge()
+            if (
+                isinstance(reading, bool)
+                or not isinstance(reading, int | float)
+                or not math.isfinite(reading)
+            ):
+                raise TypeError(f"gauge {name!r} returned {reading!r}, not a finite number")
+            measured[name] = float(reading)
+        except Exception as exc:
+            unavailable[name] = type(exc).__name__
     return ResourceSample(
         pid=process.pid,
         monotonic=time.monotonic(),
         wall_time=time.time(),
         alive=alive,
         unavailable=unavailable,
+        gauges=measured,
         **values,
     )

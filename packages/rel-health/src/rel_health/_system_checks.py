@@ -48,8 +48,11 @@ def disk_space_check(
 ) -> BuiltinCheck:
     """A check of the used fraction of the filesystem holding ``path``.
 
-    Degraded from ``warn_fraction`` used, unhealthy from ``fail_fraction``.
-    The check raises (and so reports unhealthy) if ``path`` does not exist.
+    The fraction is the one ``df`` shows: used / (used + available to
+    unprivileged users), so blocks reserved for root count as unavailable and
+    1.0 means writes fail with ENOSPC. Degraded from ``warn_fraction`` used,
+    unhealthy from ``fail_fraction``. The check raises (and so reports
+    unhealthy) if ``path`` does not exist.
 
     :raises ValueError: fractions outside (0, 1] or warn above fail.
     """
@@ -58,7 +61,8 @@ def disk_space_check(
 
     async def check() -> HealthCheck:
         usage = await asyncio.to_thread(shutil.disk_usage, target)
-        used = usage.used / usage.total if usage.total else 0.0
+        usable = usage.used + usage.free
+        used = usage.used / usable if usable else 0.0
         status = grade(used, warn_fraction, fail_fraction)
         return HealthCheck(
             name,
@@ -67,6 +71,7 @@ def disk_space_check(
             {
                 "path": target,
                 "used_fraction": round(used, 4),
+                "used_bytes": usage.used,
                 "free_bytes": usage.free,
                 "total_bytes": usage.total,
             },
@@ -81,18 +86,26 @@ def memory_check(
     fail_percent: float = 95.0,
     max_rss_bytes: int | None = None,
     name: str = "memory",
+    warn_rss_bytes: int | None = None,
 ) -> BuiltinCheck:
     """A check of system memory in use (percent) and, optionally, this process's RSS.
 
     Degraded from ``warn_percent``, unhealthy from ``fail_percent`` of system
-    memory in use; unhealthy when the process RSS exceeds ``max_rss_bytes``.
+    memory in use; degraded when the process RSS exceeds ``warn_rss_bytes``
+    and unhealthy when it exceeds ``max_rss_bytes``. The worse verdict wins.
 
-    :raises ValueError: percents outside (0, 100], warn above fail, or a
-        ``max_rss_bytes`` that is not a positive integer.
+    :raises ValueError: percents outside (0, 100], warn above fail, RSS
+        limits that are not positive integers, or ``warn_rss_bytes`` above
+        ``max_rss_bytes``.
     """
     _thresholds("percent", warn_percent, fail_percent, 100.0)
-    if max_rss_bytes is not None and (not isinstance(max_rss_bytes, int) or max_rss_bytes <= 0):
-        raise ValueError(f"max_rss_bytes must be a positive integer (bytes), got {max_rss_bytes!r}")
+    for label, limit in (("max_rss_bytes", max_rss_bytes), ("warn_rss_bytes", warn_rss_bytes)):
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
+            raise ValueError(f"{label} must be a positive integer (bytes), got {limit!r}")
+    if warn_rss_bytes is not None and max_rss_bytes is not None and warn_rss_bytes > max_rss_bytes:
+        raise ValueError(
+            f"warn_rss_bytes ({warn_rss_bytes!r}) must not exceed max_rss_bytes ({max_rss_bytes!r})"
+        )
     process = psutil.Process()
 
     async def check() -> HealthCheck:
@@ -103,11 +116,19 @@ def memory_check(
         if max_rss_bytes is not None and rss > max_rss_bytes:
             status = HealthStatus.UNHEALTHY
             message += f" (over the {max_rss_bytes / 2**20:.1f} MiB limit)"
+        elif warn_rss_bytes is not None and rss > warn_rss_bytes:
+            status = HealthStatus.worst((status, HealthStatus.DEGRADED))
+            message += f" (over the {warn_rss_bytes / 2**20:.1f} MiB warning level)"
         return HealthCheck(
             name,
             status,
             message,
-            {"system_percent": system, "rss_bytes": rss, "max_rss_bytes": max_rss_bytes},
+            {
+                "system_percent": system,
+                "rss_bytes": rss,
+                "warn_rss_bytes": warn_rss_bytes,
+                "max_rss_bytes": max_rss_bytes,
+            },
         )
 
     return _named(check, name)
