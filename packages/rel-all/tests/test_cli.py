@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -8,7 +7,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from rel_all._cli import build_parser
+from rel_all._cli import build_parser, main
 
 from .conftest import Rel
 
@@ -43,26 +42,96 @@ def test_subcommand_help_names_its_options(rel: Rel, command: str, options: list
         assert option in out.stdout
 
 
+@pytest.fixture
+def bad_inputs(tmp_path: Path) -> Path:
+    """A directory with things that are not what the commands expect."""
+    (tmp_path / "plain-dir").mkdir()
+    (tmp_path / "a-file.txt").write_text("not a run directory\n")
+    return tmp_path
+
+
+BAD_ARGUMENTS = [
+    ["nonsense"],
+    [],
+    ["--no-such-option"],
+    ["run", "--timeout", "soon", "--", "true"],
+    ["run", "--timeout", "-1", "--", "true"],
+    ["run", "--grace", "nan", "--", "true"],
+    ["run", "--retries", "-1", "--", "true"],
+    ["run", "--retries", "two", "--", "true"],
+    ["run", "--backoff", "inf", "--", "true"],
+    ["run"],
+    ["run", "--"],
+    ["run", "--timeout"],
+    ["checkpoint"],
+    ["checkpoint", "ls"],
+    ["checkpoint", "destroy", "x"],
+    ["checkpoint", "ls", "{tmp}/missing"],
+    ["checkpoint", "ls", "{tmp}/plain-dir"],
+    ["checkpoint", "ls", "{tmp}/a-file.txt"],
+    ["checkpoint", "show", "{tmp}/missing"],
+    ["checkpoint", "show", "{tmp}/plain-dir"],
+    ["checkpoint", "verify", "{tmp}/missing"],
+    ["checkpoint", "verify", "{tmp}/plain-dir"],
+    ["checkpoint", "verify", "{tmp}/a-file.txt"],
+    ["checkpoint", "verify", "{tmp}/plain-dir", "--id", "20260101_000000_000000"],
+    ["events"],
+    ["events", "verify"],
+    ["events", "replay", "x"],
+    ["events", "verify", "{tmp}/missing.ndjson"],
+    ["events", "verify", "{tmp}/plain-dir"],
+    ["events", "tail", "{tmp}/missing.ndjson"],
+    ["events", "tail", "x", "-n", "0"],
+    ["events", "tail", "x", "-n", "many"],
+    ["health", "--check"],
+    ["health", "--check", "tcp:localhost"],
+    ["health", "--check", "tcp:localhost:0"],
+    ["health", "--check", "memory:lots"],
+    ["health", "--timeout", "-2"],
+    ["health", "--serve", "http"],
+    ["health", "--serve", "-1"],
+    ["health", "--host", "0.0.0.0"],
+    ["demo", "--items", "0"],
+    ["demo", "--items", "ten"],
+    ["demo", "--batch", "0"],
+    ["demo", "--concurrency", "-3"],
+    ["demo", "--fail-rate", "2"],
+    ["demo", "--fail-rate", "often"],
+    ["demo", "--seed", "x"],
+    ["demo", "extra-positional"],
+]
+
+
+def _main_in_process(args: list[str]) -> int:
+    try:
+        return main(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+@pytest.mark.parametrize("args", BAD_ARGUMENTS, ids=lambda a: " ".join(a) or "(none)")
+def test_bad_arguments_give_one_line_and_exit_2(
+    bad_inputs: Path, args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bad arguments, for every subcommand: exit code 2, a one-line error on stderr, no traceback."""
+    monkeypatch.chdir(bad_inputs)
+    code = _main_in_process([a.format(tmp=bad_inputs) for a in args])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "error" in err
+
+
 @pytest.mark.parametrize(
     "args",
-    [
-        ["nonsense"],
-        ["run", "--timeout", "soon", "--", "true"],
-        ["run", "--retries", "-1", "--", "true"],
-        ["run"],
-        ["checkpoint", "destroy", "x"],
-        ["events", "tail", "x", "-n", "0"],
-        ["demo", "--items", "0"],
-        ["demo", "--fail-rate", "2"],
-        [],
-    ],
+    [["nonsense"], ["run", "--timeout", "soon", "--", "true"], ["checkpoint", "ls", "{tmp}/missing"]],
 )
-def test_bad_arguments_give_one_line_and_exit_2(rel: Rel, args: list[str]) -> None:
-    """Bad arguments: exit code 2 and a one-line error on stderr."""
-    out = rel(*args)
+def test_bad_arguments_of_the_real_command(rel: Rel, bad_inputs: Path, args: list[str]) -> None:
+    """The installed command itself exits 2 with one line on stderr for bad arguments."""
+    out = rel(*(a.format(tmp=bad_inputs) for a in args))
     assert out.returncode == 2
     assert len(out.stderr.strip().splitlines()) == 1, out.stderr
-    assert "error" in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_run_passes_exit_code_through(rel: Rel) -> None:
@@ -74,6 +143,15 @@ def test_run_passes_exit_code_through(rel: Rel) -> None:
 def test_run_signal_death_is_128_plus_n(rel: Rel) -> None:
     """A command killed by a signal gives 128+N."""
     assert rel("run", "--", "sh", "-c", "kill -TERM $$").returncode == 128 + 15
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="real-time signal numbers are Linux's")
+def test_run_death_by_a_signal_without_a_name(rel: Rel) -> None:
+    """Signal 40 (a real-time one) has no signal.Signals member: still 128+N and a one-line report."""
+    out = rel("run", "--", "sh", "-c", "kill -40 $$")
+    assert out.returncode == 128 + 40, out.stderr
+    assert "Traceback" not in out.stderr
+    assert "failed with signal SIG40" in out.stderr
 
 
 def test_run_missing_program(rel: Rel) -> None:
@@ -133,4 +211,82 @@ def test_version(rel: Rel) -> None:
 
     out = rel("--version")
     assert out.stdout.strip() == f"rel {rel_all.__version__}"
-    assert os.environ.get("TRACEPARENT") is None or True
+
+
+def test_run_not_executable_is_126_and_not_retried(rel: Rel, tmp_path: Path) -> None:
+    """A file that exists but cannot be executed gives 126 and one line, with no pointless retries."""
+    script = tmp_path / "job.sh"
+    script.write_text("#!/bin/sh\nexit 0\n")
+    script.chmod(0o644)
+    out = rel("run", "--retries", "3", "--backoff", "5", "--", str(script))
+    assert out.returncode == 126, out.stderr
+    assert "Traceback" not in out.stderr
+    assert str(script) in out.stderr
+    assert "attempt" not in out.stderr
+
+
+def test_run_missing_program_is_not_retried(rel: Rel) -> None:
+    """A program that is not found fails at once (127) even with --retries: no backoff is waited."""
+    start = time.monotonic()
+    out = rel("run", "--retries", "3", "--backoff", "20", "--", "no-such-program-rel-test")
+    assert out.returncode == 127
+    assert time.monotonic() - start < 15
+
+
+def test_run_timeout_then_retry_succeeds(rel: Rel, tmp_path: Path) -> None:
+    """A timed-out attempt is retried; the next attempt's success is rel's exit code."""
+    counter = tmp_path / "n"
+    script = f"n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}; [ $n -ge 1 ] || sleep 60"
+    out = rel(
+        "run", "--timeout", "0.5", "--grace", "0.2", "--retries", "2", "--backoff", "0.01", "--",
+        "sh", "-c", script,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert counter.read_text().strip() == "2"
+    assert "timed out" in out.stderr
+
+
+def test_sigterm_to_rel_run_ends_the_tree(tmp_path: Path) -> None:
+    """SIGTERM to `rel run` ends the command's whole tree before rel exits (143)."""
+    import signal
+    import subprocess
+
+    pids = tmp_path / "pids"
+    script = f"sleep 60 & echo $! >> {pids}; sleep 60 & echo $! >> {pids}; wait"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rel_all", "run", "--grace", "0.5", "--", "sh", "-c", script]
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while (not pids.exists() or len(pids.read_text().split()) < 2) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        children = [int(p) for p in pids.read_text().split()]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:
+        proc.kill()
+    end = time.monotonic() + 5
+    alive = children
+    while alive and time.monotonic() < end:
+        alive = [
+            p for p in alive if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+        ]
+        time.sleep(0.05)
+    assert alive == []
+
+
+def test_run_passes_stdin_stdout_and_stderr_through(tmp_path: Path) -> None:
+    """The command reads rel's stdin and writes to rel's stdout and stderr, as if run directly."""
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, "-m", "rel_all", "run", "--", "sh", "-c", "tr a-z A-Z; echo to-stderr >&2"],
+        input="piped through\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "PIPED THROUGH\n"
+    assert out.stderr == "to-stderr\n"

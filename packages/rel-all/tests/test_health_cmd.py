@@ -93,3 +93,35 @@ def test_health_serve(listening_port: int) -> None:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
     assert proc.returncode == 0
+
+
+def test_health_serve_on_a_busy_port_is_one_line_exit_1(rel: Rel, listening_port: int) -> None:
+    """A port already in use: one line naming it, exit 1, no traceback."""
+    out = rel("health", "--serve", str(listening_port), "--check", "memory")
+    assert out.returncode == 1
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert f"127.0.0.1:{listening_port}" in out.stderr
+
+
+@pytest.mark.parametrize("host", [[], ["--host", "0.0.0.0"]], ids=["loopback", "all-interfaces"])
+def test_health_serve_port_0_prints_the_chosen_port(host: list[str]) -> None:
+    """--serve 0 binds a free port (on --host if given) and prints its URL, which answers /livez."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rel_all", "health", "--serve", "0", *host, "--check", "memory"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        url = line.split()[3].removesuffix("/livez,")
+        assert url.startswith("http://0.0.0.0:" if host else "http://127.0.0.1:"), line
+        port = int(url.rsplit(":", 1)[1])
+        assert port != 0
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/livez", timeout=5) as response:
+            assert response.status == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0

@@ -58,3 +58,38 @@ def test_covers_the_seed_names() -> None:
         "resume_run",
     ]:
         assert name in rel_all.__all__, name
+
+
+def test_star_import_reaches_every_name() -> None:
+    """`from rel_all import *` binds every name of __all__ to its package's object."""
+    namespace: dict[str, object] = {}
+    exec("from rel_all import *", namespace)
+    assert set(rel_all.__all__) <= set(namespace)
+    assert namespace["atomic_write_json"] is importlib.import_module("rel_io").atomic_write_json
+
+
+def test_unknown_name_is_an_attribute_error() -> None:
+    """A name rel_all does not export raises AttributeError (and ImportError in a from-import)."""
+    import pytest
+
+    with pytest.raises(AttributeError, match="no_such_name"):
+        rel_all.no_such_name  # noqa: B018
+    with pytest.raises(ImportError):
+        exec("from rel_all import no_such_name", {})
+
+
+def test_import_and_help_do_not_load_the_stack() -> None:
+    """`import rel_all` and `rel --help` import none of the seven packages: the command starts at once."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, contextlib, io\n"
+        "import rel_all\n"
+        "from rel_all._cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    main(['--help'])\n"
+        f"print(sorted(m for m in {PACKAGES!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"

@@ -41,6 +41,7 @@ def parse_check(spec: str) -> tuple[str, Any]:
         return kind, open_files_check(name=kind)
     if kind == "tcp":
         host, _, port = arg.rpartition(":")
+        host = host.removeprefix("[").removesuffix("]")  # [::1]:80
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise CheckSpecError(f"--check {spec!r}: expected tcp:HOST:PORT with a port in 1-65535")
         return spec, tcp_check(host, int(port), name=spec)
@@ -60,7 +61,9 @@ def build_checker(specs: Sequence[str], timeout: float) -> HealthChecker:
     return checker
 
 
-def health_command(specs: Sequence[str], *, timeout: float, serve: int | None, as_json: bool) -> int:
+def health_command(
+    specs: Sequence[str], *, timeout: float, serve: int | None, as_json: bool, host: str = "127.0.0.1"
+) -> int:
     """Run or serve the checks; 0 when healthy, 1 when not, 2 for a bad ``--check``."""
     try:
         checker = build_checker(specs, timeout)
@@ -68,7 +71,7 @@ def health_command(specs: Sequence[str], *, timeout: float, serve: int | None, a
         print(f"rel health: error: {exc}", file=sys.stderr)
         return 2
     if serve is not None:
-        return _serve(checker, serve)
+        return _serve(checker, host, serve)
     report = checker.check_all_sync()
     if as_json:
         print(json.dumps(report.to_dict(), indent=2))
@@ -81,18 +84,18 @@ def health_command(specs: Sequence[str], *, timeout: float, serve: int | None, a
     return 0 if report.is_healthy() else 1
 
 
-def _serve(checker: HealthChecker, port: int) -> int:
+def _serve(checker: HealthChecker, host: str, port: int) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        with serve_health(checker, "127.0.0.1", port) as server:
+        with serve_health(checker, host, port) as server:
             print(
                 f"rel health: serving {server.url}/livez, /readyz and /healthz (Ctrl-C to stop)", flush=True
             )
             while not stop.wait(0.5):
                 pass
     except OSError as exc:
-        print(f"rel health: error: cannot serve on 127.0.0.1:{port}: {exc}", file=sys.stderr)
+        print(f"rel health: error: cannot serve on {host}:{port}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass

@@ -2,32 +2,67 @@
 
 from __future__ import annotations
 
+import asyncio
+import errno
+import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
+from typing import Any
 
-from rel_proc import CompletedProcess, ProcessSpawnError, ProcessTimeoutError, ProgramNotFoundError, run_sync
+from rel_proc import (
+    CompletedProcess,
+    ProcessSpawnError,
+    ProcessTimeoutError,
+    ProgramNotFoundError,
+    managed_subprocess,
+)
 from rel_retry import RetryConfig, retry_with_backoff
 from rel_telemetry import traced
 
 EXIT_TIMEOUT = 124
+EXIT_CANNOT_EXECUTE = 126
 EXIT_NOT_FOUND = 127
+# A spawn that failed for lack of resources may work a moment later; one that
+# failed because the file is not executable never will.
+_TRANSIENT_SPAWN_ERRNOS = frozenset({errno.EAGAIN, errno.ENOMEM, errno.EMFILE, errno.ENFILE})
 
 
 class CommandFailedError(Exception):
     """One attempt of the command ended with a non-zero exit code or a signal."""
 
-    def __init__(self, result: CompletedProcess) -> None:
-        self.result = result
-        how = f"signal {result.signal}" if result.signal else f"exit code {result.returncode}"
-        super().__init__(f"{' '.join(result.argv)} failed with {how} after {result.duration:.2f} s")
+    def __init__(self, outcome: CompletedProcess) -> None:
+        self.outcome = outcome
+        how = f"signal {outcome.signal}" if outcome.signal else f"exit code {outcome.returncode}"
+        super().__init__(f"{' '.join(outcome.argv)} failed with {how} after {outcome.duration:.2f} s")
 
 
-def exit_code_of(result: CompletedProcess) -> int:
+class _Terminated(Exception):
+    """rel itself was sent SIGTERM while the command ran."""
+
+
+def exit_code_of(returncode: int) -> int:
     """The shell convention: the exit code, or 128+N for a death by signal N."""
-    if result.returncode < 0:
-        return 128 - result.returncode
-    return result.returncode
+    return 128 - returncode if returncode < 0 else returncode
+
+
+async def _attempt(argv: Sequence[str], limit: float | None, grace: float) -> CompletedProcess:
+    # stdin, stdout and stderr are rel's own, as if the command ran directly.
+    task = asyncio.current_task()
+    if task is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel, "SIGTERM")
+    start = time.monotonic()
+    try:
+        async with managed_subprocess(
+            argv[0], *argv[1:], stdin=None, stdout=None, stderr=None, timeout=limit, grace=grace
+        ) as proc:
+            returncode = await proc.wait()
+    except asyncio.CancelledError as exc:
+        if exc.args == ("SIGTERM",):
+            raise _Terminated from None
+        raise
+    return CompletedProcess(list(argv), returncode, duration=time.monotonic() - start, pid=proc.pid)
 
 
 def run_command(
@@ -40,14 +75,14 @@ def run_command(
         nonlocal attempts
         attempts += 1
         try:
-            result = run_sync(argv[0], *argv[1:], timeout=timeout, grace=grace, capture_output=False)
+            outcome = asyncio.run(_attempt(argv, timeout, grace))
         except ProcessTimeoutError:
             _say(f"attempt {attempts}: timed out after {timeout} s; the process tree was ended")
             raise
-        if result.returncode != 0:
-            _say(f"attempt {attempts}: {CommandFailedError(result)}")
-            raise CommandFailedError(result)
-        return result
+        if outcome.returncode != 0:
+            _say(f"attempt {attempts}: {CommandFailedError(outcome)}")
+            raise CommandFailedError(outcome)
+        return outcome
 
     config = None
     if retries > 0:
@@ -57,24 +92,46 @@ def run_command(
             multiplier=2.0,
             max_delay_seconds=max(backoff * 16, backoff),
             jitter="equal",
-            retry_on=lambda exc: isinstance(
-                exc, CommandFailedError | ProcessTimeoutError | ProcessSpawnError
-            ),
+            retry_on=_retryable,
             name="rel run",
         )
+    provider = _export_spans()
     try:
         with traced("rel.run", {"rel.proc.argv0": argv[0]}, scope="rel_all"):
-            result = attempt() if config is None else retry_with_backoff(attempt, config)
+            outcome = attempt() if config is None else retry_with_backoff(attempt, config)
     except ProgramNotFoundError as exc:
         _say(str(exc))
         return EXIT_NOT_FOUND
+    except ProcessSpawnError as exc:
+        _say(str(exc))
+        return EXIT_CANNOT_EXECUTE
     except ProcessTimeoutError:
         return EXIT_TIMEOUT
     except CommandFailedError as exc:
-        return exit_code_of(exc.result)
+        return exit_code_of(exc.outcome.returncode)
+    except _Terminated:
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         return 128 + signal.SIGINT
-    return exit_code_of(result)
+    finally:
+        if provider is not None:
+            provider.force_flush(timeout_millis=5000)  # a collector that is down must not hold us up
+    return exit_code_of(outcome.returncode)
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, ProcessSpawnError):
+        return not isinstance(exc, ProgramNotFoundError) and exc.errno in _TRANSIENT_SPAWN_ERRNOS
+    return isinstance(exc, CommandFailedError | ProcessTimeoutError)
+
+
+def _export_spans() -> Any:
+    """With ``OTEL_EXPORTER_OTLP_ENDPOINT`` set, export rel's spans there (the child joins that trace)."""
+    if not os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        return None
+    from rel_telemetry import configure  # noqa: PLC0415 - the SDK loads only when spans are exported
+
+    return configure(service_name=os.environ.get("OTEL_SERVICE_NAME", "rel-run"), exporter="otlp")
 
 
 def _say(message: str) -> None:

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ from rel_all._demo_fetch import Fetcher
 from rel_all._demo_tracing import DemoTracing
 from rel_all._flaky_service import FlakyConfig, FlakyService
 from rel_all._progress import Progress
-from rel_checkpoint import STEP_COMPLETED, Run, cleanup_old_checkpoints
+from rel_checkpoint import STEP_COMPLETED, Run, cleanup_old_checkpoints, get_incomplete_workers
 from rel_io import LockTimeoutError, atomic_write_json, cleanup_stale_temps, ensure_dir, file_lock
 from rel_proc import run as run_process
 from rel_telemetry import traced
@@ -108,6 +109,12 @@ async def _main(
     workdir: Path, *, items: int, batch: int, concurrency: int, flaky: FlakyConfig, quiet: bool
 ) -> dict[str, Any]:
     started = time.monotonic()
+    # SIGTERM stops the demo the way Ctrl-C does: the running batches are
+    # cancelled, their worker processes ended, and the log stays consistent.
+    main_task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    if main_task is not None:
+        loop.add_signal_handler(signal.SIGTERM, _on_sigterm, main_task)
     with Run(workdir / RUN_DIR, run_id="rel-demo", durability="group") as run:
         all_names = [item_name(i) for i in range(items)]
         pending = [int(n.split("-")[1]) for n in run.pending(all_names)]
@@ -131,6 +138,7 @@ async def _main(
         stats = fetcher.stats
         summary.update(
             processed_now=pipeline.items_done,
+            items_requested=len(service.stats.attempts_by_item),
             fetch_attempts=stats.attempts,
             retries=stats.attempts - stats.fetched,
             breaker_trips=stats.breaker_trips,
@@ -139,6 +147,19 @@ async def _main(
             seconds=round(time.monotonic() - started, 2),
         )
         return summary
+
+
+_TERMINATED: list[int] = []
+
+
+def _on_sigterm(task: asyncio.Task[Any]) -> None:
+    _TERMINATED.append(signal.SIGTERM)
+    task.cancel()
+
+
+def _done_count(workdir: Path, items: int) -> int:
+    names = [item_name(i) for i in range(items)]
+    return items - len(get_incomplete_workers(workdir / RUN_DIR, names))
 
 
 def _verify(workdir: Path, items: int) -> list[str]:
@@ -173,25 +194,36 @@ def run_demo(
     warning logs are shown only with ``verbose``.
     """
     root = Path(workdir)
+    _TERMINATED.clear()
     if not verbose:
         for name in ("rel_guard", "rel_retry", "rel_checkpoint", "rel_io"):
             logging.getLogger(name).setLevel(logging.ERROR)
     if fresh and root.exists():
         shutil.rmtree(root)
-    ensure_dir(root / RESULTS_DIR)
     tracing = DemoTracing.setup(print_tree=trace)
     try:
-        with file_lock(root / ".demo.lock", timeout=0.5):
-            removed = _clean_leftovers(root)
-            flaky = FlakyConfig(seed=seed, fail_rate=fail_rate, outage_after_requests=max(10, items // 2))
-            summary = asyncio.run(
-                _main(root, items=items, batch=batch, concurrency=concurrency, flaky=flaky, quiet=quiet)
-            )
-            summary["temp_files_cleaned"] = removed
-            problems = _verify(root, items)
+        # One root span: everything the demo does is one trace, worker processes included.
+        with traced("rel.demo", {"rel.demo.items": items}, scope="rel_all"):
+            ensure_dir(root / RESULTS_DIR)
+            with file_lock(root / ".demo.lock", timeout=0.5):
+                removed = _clean_leftovers(root)
+                flaky = FlakyConfig(seed=seed, fail_rate=fail_rate, outage_after_requests=max(10, items // 2))
+                summary = asyncio.run(
+                    _main(root, items=items, batch=batch, concurrency=concurrency, flaky=flaky, quiet=quiet)
+                )
+                summary["temp_files_cleaned"] = removed
+                problems = _verify(root, items)
     except LockTimeoutError:
         print(f"rel demo: another demo is running in {root} (lock {root / '.demo.lock'})", file=sys.stderr)
         return 1
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        signum = _TERMINATED[0] if _TERMINATED else signal.SIGINT
+        print(
+            f"\nrel demo: stopped by {signal.Signals(signum).name}; {_done_count(root, items)} of {items} items "
+            "are done. Run the same command again to resume.",
+            file=sys.stderr,
+        )
+        return 128 + signum
     finally:
         tracing.shutdown()
     _print_summary(summary, root, problems)
@@ -206,7 +238,8 @@ def _print_summary(summary: dict[str, Any], root: Path, problems: list[str]) -> 
         f"{summary['already_done']} already done before this run"
     )
     print(
-        f"  fetch attempts {summary['fetch_attempts']}, retries {summary['retries']}, "
+        f"  {summary['items_requested']} items fetched with {summary['fetch_attempts']} attempts, "
+        f"retries {summary['retries']}, "
         f"breaker trips {summary['breaker_trips']} ({summary['breaker_rejections']} calls refused while open), "
         f"service failures {summary['service_failures']}, time {summary['seconds']} s"
     )
