@@ -7,7 +7,7 @@ users would install.
 
     nox -s ci                      # everything CI runs
     nox -s tests-rel-retry         # one package, highest and lowest-direct deps
-    nox -t tests                   # every package's tests
+    nox -s tests                   # every package's tests (also: nox -t tests)
     nox -s lint typecheck build docs integration bench demo
 """
 
@@ -47,16 +47,31 @@ def _requirement_name(requirement: str) -> str:
     return _canonical(match.group(1))
 
 
-def _load_packages() -> dict[str, dict[str, object]]:
+def _load_packages(packages_dir: Path = PACKAGES_DIR) -> dict[str, dict[str, object]]:
+    """Every package under ``packages_dir``; a folder that is not a package stops nox, never skips."""
     found: dict[str, dict[str, object]] = {}
-    for pyproject in sorted(PACKAGES_DIR.glob("*/pyproject.toml")):
+    for folder in sorted(
+        p for p in packages_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
+    ):
+        pyproject = folder / "pyproject.toml"
+        if not pyproject.is_file():
+            raise SystemExit(
+                f"noxfile: {folder.relative_to(packages_dir.parent)} has no pyproject.toml; "
+                "every folder under packages/ must be a package (its tests would be skipped otherwise)"
+            )
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        project = data["project"]
-        found[_canonical(project["name"])] = {
+        project = data.get("project", {})
+        if "name" not in project:
+            raise SystemExit(f"noxfile: {pyproject.relative_to(packages_dir.parent)} has no [project] name")
+        name = _canonical(project["name"])
+        if name in found:
+            raise SystemExit(f"noxfile: {folder.name} and {found[name]['dir']} both define package {name!r}")
+        found[name] = {
             "dir": pyproject.parent,
             "dependencies": list(project.get("dependencies", [])),
             "extras": dict(project.get("optional-dependencies", {})),
             "test": list(data.get("dependency-groups", {}).get("test", [])),
+            "scripts": sorted(project.get("scripts", {})),
         }
     return found
 
@@ -166,6 +181,14 @@ for _name in PACKAGES:
     _make_tests_session(_name)
 
 
+@nox.session(python=False)
+def tests(session: nox.Session) -> None:
+    """Every package's tests at both dependency resolutions (the same as ``nox -t tests``)."""
+    for name in PACKAGES:
+        for resolution in RESOLUTIONS:
+            session.notify(f"tests-{name}(resolution='{resolution}')")
+
+
 def _all_packages_with_extras() -> list[str]:
     specs = []
     for name in PACKAGES:
@@ -188,7 +211,7 @@ def integration(session: nox.Session) -> None:
 @nox.session
 def tooling(session: nox.Session) -> None:
     """Tests of this repository's own tooling (the dependency checker, the noxfile)."""
-    _install(session, "pytest>=8.2", "pytest-timeout>=2.3", "pytest-asyncio>=0.24", "nox", "filelock")
+    _install(session, "pytest>=8.2", "pytest-timeout>=2.3", "pytest-asyncio>=0.24", "nox", "uv", "filelock")
     _pytest(session, ROOT / "tools" / "tests")
 
 
@@ -212,7 +235,7 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def build(session: nox.Session) -> None:
-    """Build sdist and wheel of every package, check metadata, install each wheel alone and import it."""
+    """Build sdist and wheel of every package, check metadata, install each wheel alone, import it, run its scripts."""
     uv = _uv(session)
     _install(session, "twine>=5", "packaging>=24")
     dist = ROOT / "dist"
@@ -233,17 +256,23 @@ def build(session: nox.Session) -> None:
         session.run(
             python, "-c", f"import {module}; print({module}.__name__, {module}.__version__)", external=True
         )
+        # Its console scripts start from the installed wheel.
+        for script in PACKAGES[name]["scripts"]:  # type: ignore[attr-defined]
+            session.run(str(Path(python).parent / script), "--help", external=True, silent=True)
 
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Build the Sphinx site with warnings as errors."""
+    """Build the Sphinx site with warnings as errors (every cross-reference resolves), then check its links."""
     _install(session, *_all_packages_with_extras(), *DOCS_DEPS)
     out = ROOT / "docs" / "_build"
     shutil.rmtree(out, ignore_errors=True)
     session.run(
         "sphinx-build", "-W", "--keep-going", "-n", "-b", "html", str(ROOT / "docs"), str(out / "html")
     )
+    # Sphinx checks cross-references and MyST links; this also checks every
+    # href and #anchor of the built pages (raw HTML, viewcode back-links, ...).
+    session.run("python", str(ROOT / "tools" / "check_site_links.py"), str(out / "html"))
 
 
 @nox.session
