@@ -13,9 +13,11 @@ import json
 import os
 import shutil
 import sqlite3
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,28 @@ def _raw_durable_write(path: Path, data: bytes) -> None:
         os.close(dfd)
 
 
+def _interleaved(fns: dict[str, Callable[[], Any]], rounds: int) -> dict[str, tuple[float, float]]:
+    """Median (wall, CPU) seconds of each function, run in alternating order round after round.
+
+    Interleaving spreads the load of a shared machine over every contender
+    instead of letting it fall on whichever ran during a busy spell; CPU time
+    (``time.process_time``) is unaffected by waiting for a core, not by fsync.
+    """
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in fns}
+    names = list(fns)
+    for name in names:
+        fns[name]()  # warm the page cache and the allocator
+    for i in range(rounds):
+        for name in names if i % 2 == 0 else reversed(names):
+            wall, cpu = time.perf_counter(), time.process_time()
+            fns[name]()
+            samples[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+    return {
+        name: (statistics.median(w for w, _ in got), statistics.median(c for _, c in got))
+        for name, got in samples.items()
+    }
+
+
 def _save_load_groups(root: Path, quick: bool) -> list[Group]:
     groups = []
     for label, size in (("1 KiB", 1 << 10), ("1 MiB", 1 << 20), ("10 MiB", 10 << 20)):
@@ -69,10 +93,18 @@ def _save_load_groups(root: Path, quick: bool) -> list[Group]:
             reference="json + raw durable write",
             goal="rel (SHA-256 checksum, atomic durable write, verified load) within 1.2x.",
         )
-        repeat = 3 if quick else 7
-        for name, fn in (("json + raw durable write", plain), ("rel save_checkpoint + load_checkpoint", rel)):
-            fn()  # warm the page cache and the allocator
-            group.time_slow(name, fn, repeat=repeat)
+        small = size < 1 << 20
+        rounds = {(True, True): 60, (True, False): 200, (False, True): 5, (False, False): 11}[small, quick]
+        names = {"json + raw durable write": plain, "rel save_checkpoint + load_checkpoint": rel}
+        timings = _interleaved(names, rounds)
+        for name, (wall, _) in timings.items():
+            group.record(name, wall)
+        (plain_cpu, rel_cpu) = (cpu for _, cpu in timings.values())
+        if not small:  # a sub-millisecond CPU reading after an fsync mostly measures cold caches
+            group.notes.append(
+                f"CPU time (process_time, median of {rounds} interleaved rounds): json "
+                f"{plain_cpu * 1e3:.2f} ms, rel {rel_cpu * 1e3:.2f} ms, ratio {rel_cpu / plain_cpu:.2f}x."
+            )
         groups.append(group)
     return groups
 
@@ -87,17 +119,6 @@ def _sqlite(path: Path, synchronous: str) -> sqlite3.Connection:
 
 def _payload(i: int) -> dict[str, Any]:
     return {"type": "step_completed", "step": f"worker-{i}", "attempt": 1, "ok": True}
-
-
-def _per_event(n: int, fn: Callable[[int], None]) -> float:
-    start = time.perf_counter()
-    fn(n)
-    return (time.perf_counter() - start) / n
-
-
-def _median_per_event(n: int, fn: Callable[[int], None], repeat: int) -> float:
-    samples = sorted(_per_event(n, fn) for _ in range(repeat))
-    return samples[len(samples) // 2]
 
 
 def _append_groups(root: Path, quick: bool) -> list[Group]:
@@ -127,18 +148,23 @@ def _append_groups(root: Path, quick: bool) -> list[Group]:
 
         return run
 
-    repeat = 3 if quick else 5
+    rounds = 3 if quick else 5
     fsync = Group(
         "event append, durable before each append returns",
         reference="sqlite3 WAL synchronous=FULL",
         goal="rel fsync-per-append at or above SQLite's throughput (time per event at or below).",
     )
     n = 100 if quick else 400
-    fsync.record("sqlite3 WAL synchronous=FULL", _median_per_event(n, sqlite_appends("FULL"), repeat))
-    fsync.record(
-        "rel EventLog fsync (lock per append)", _median_per_event(n, rel_appends("fsync", False), repeat)
+    timings = _interleaved(
+        {
+            "sqlite3 WAL synchronous=FULL": partial(sqlite_appends("FULL"), n),
+            "rel EventLog fsync (lock per append)": partial(rel_appends("fsync", False), n),
+            "rel EventLog fsync, exclusive": partial(rel_appends("fsync", True), n),
+        },
+        rounds,
     )
-    fsync.record("rel EventLog fsync, exclusive", _median_per_event(n, rel_appends("fsync", True), repeat))
+    for name, (wall, _) in timings.items():
+        fsync.record(name, wall / n)
 
     group = Group(
         "event append, group commit (time per event, final flush included)",
@@ -146,11 +172,16 @@ def _append_groups(root: Path, quick: bool) -> list[Group]:
         goal="rel group commit at or above SQLite's throughput.",
     )
     n = 5_000 if quick else 30_000
-    group.record("sqlite3 WAL synchronous=NORMAL", _median_per_event(n, sqlite_appends("NORMAL"), repeat))
-    group.record(
-        "rel EventLog group (lock per group)", _median_per_event(n, rel_appends("group", False), repeat)
+    timings = _interleaved(
+        {
+            "sqlite3 WAL synchronous=NORMAL": partial(sqlite_appends("NORMAL"), n),
+            "rel EventLog group (lock per group)": partial(rel_appends("group", False), n),
+            "rel EventLog group, exclusive": partial(rel_appends("group", True), n),
+        },
+        rounds,
     )
-    group.record("rel EventLog group, exclusive", _median_per_event(n, rel_appends("group", True), repeat))
+    for name, (wall, _) in timings.items():
+        group.record(name, wall / n)
     group.notes.append(
         "rel group commit fsyncs every 256 events or 5 ms; SQLite NORMAL does not fsync on commit at all."
     )
@@ -190,9 +221,17 @@ def _replay_group(root: Path, quick: bool) -> Group:
         reference="sqlite3 SELECT + json.loads",
         goal="rel replay at or above SQLite's throughput.",
     )
-    repeat = 3 if quick else 5
-    group.record("sqlite3 SELECT + json.loads", _median_per_event(1, lambda _: sqlite_replay(), repeat) / n)
-    group.record("rel replay_events (CRC verified)", _median_per_event(1, lambda _: rel_replay(), repeat) / n)
+    rounds = 3 if quick else 7
+    timings = _interleaved(
+        {"sqlite3 SELECT + json.loads": sqlite_replay, "rel replay_events (CRC verified)": rel_replay}, rounds
+    )
+    for name, (wall, _) in timings.items():
+        group.record(name, wall / n)
+    sqlite_cpu, rel_cpu = (cpu / n for _, cpu in timings.values())
+    group.notes.append(
+        f"CPU time per event (median of {rounds} interleaved rounds): SQLite {sqlite_cpu * 1e6:.2f} µs, "
+        f"rel {rel_cpu * 1e6:.2f} µs, ratio {rel_cpu / sqlite_cpu:.2f}x."
+    )
     conn.close()
     return group
 

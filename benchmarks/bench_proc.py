@@ -42,6 +42,10 @@ async def _rel_capture() -> None:
     await rel_proc.run("true")
 
 
+async def _rel_supervised() -> None:
+    await rel_proc.run("true", capture_output=False, supervise=True)
+
+
 def _interleaved(
     async_impls: dict[str, Callable[[], Awaitable[None]]],
     sync_impls: dict[str, Callable[[], object]],
@@ -67,12 +71,14 @@ def _interleaved(
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def _cancel_to_dead(shell: str, grace: float, repeat: int) -> float:
+def _cancel_to_dead(shell: str, grace: float, repeat: int, *, supervise: bool = False) -> float:
     async def once() -> float:
         started = asyncio.Event()
 
         async def body() -> None:
-            async with managed_subprocess("sh", "-c", shell, grace=grace, stdout=None, stderr=None) as proc:
+            async with managed_subprocess(
+                "sh", "-c", shell, grace=grace, stdout=None, stderr=None, supervise=supervise
+            ) as proc:
                 import psutil
 
                 while len(psutil.Process(proc.pid).children()) < 49:  # noqa: ASYNC110 - polling another process
@@ -110,6 +116,10 @@ def run(quick: bool) -> list[Group]:
         "asyncio create_subprocess_exec + communicate (pipes)": _raw_communicate,
         "rel run (captures stdout and stderr)": _rel_capture,
     }
+    if rel_proc.supervise_supported():
+        async_impls["rel run(capture_output=False, supervise=True) (a Python shim per spawn)"] = (
+            _rel_supervised
+        )
     sync_impls = {
         "subprocess.run": lambda: subprocess.run(["true"], check=False),
         "rel run_sync (new event loop per call)": lambda: run_sync("true"),
@@ -127,4 +137,10 @@ def run(quick: bool) -> list[Group]:
     n = 3 if quick else 5
     tree.record("obedient tree (sleep obeys SIGTERM)", _cancel_to_dead(OBEDIENT_TREE, grace, n))
     tree.record(f"SIGTERM-ignoring tree, grace {grace:g}s", _cancel_to_dead(STUBBORN_TREE, grace, n))
+    if rel_proc.supervise_supported():
+        tree.record("obedient tree, supervise=True", _cancel_to_dead(OBEDIENT_TREE, grace, n, supervise=True))
+        tree.record(
+            f"SIGTERM-ignoring tree, grace {grace:g}s, supervise=True",
+            _cancel_to_dead(STUBBORN_TREE, grace, n, supervise=True),
+        )
     return [spawn, tree]

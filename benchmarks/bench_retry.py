@@ -15,7 +15,7 @@ from typing import Any
 
 from harness import Group
 
-from rel_retry import RetryConfig, retry_with_backoff
+from rel_retry import RetryConfig, async_retry_with_backoff, retry_with_backoff, with_retry
 
 REL_ZERO = RetryConfig(base_delay_seconds=0.0, max_delay_seconds=0.0, retryable_exceptions=(ConnectionError,))
 
@@ -146,6 +146,19 @@ def run(quick: bool) -> list[Group]:
     )  # type: ignore[arg-type]
     async_success.time_async(
         "rel retry_with_backoff", retry_with_backoff(REL_ZERO)(_awork), repeat=repeat, number=number
+    )  # type: ignore[arg-type]
+    # The other two decorators take the same first-attempt path; shown so a regression in either is seen.
+    async_success.time_async(
+        "rel async_retry_with_backoff",
+        async_retry_with_backoff(REL_ZERO)(_awork),
+        repeat=repeat,
+        number=number,
+    )  # type: ignore[arg-type]
+    async_success.time_async(
+        "rel with_retry",
+        with_retry(max_retries=3, retry_delay=0.0, exceptions_to_retry=ConnectionError)(_awork),
+        repeat=repeat,
+        number=number,
     )  # type: ignore[arg-type]
     for name, decorate in peers.items():
         async_success.time_async(name, decorate(_awork), repeat=repeat, number=number)  # type: ignore[arg-type]

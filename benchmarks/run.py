@@ -1,7 +1,8 @@
 """Run every ``bench_*.py`` module and write ``benchmarks/RESULTS.md``.
 
-Usage: ``python benchmarks/run.py [--quick] [names...]`` (names select modules,
-e.g. ``retry`` for ``bench_retry.py``). Never fails on a number: a module that
+Usage: ``python benchmarks/run.py [--quick] [--out FILE] [names...]`` (names
+select modules, e.g. ``retry`` for ``bench_retry.py``; ``--out`` writes the
+table elsewhere, so a partial run leaves ``RESULTS.md`` alone). Never fails on a number: a module that
 crashes is reported in the results and the run goes on.
 """
 
@@ -23,6 +24,9 @@ from harness import Group  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, for a smoke run")
+    parser.add_argument(
+        "--out", type=Path, default=HERE / "RESULTS.md", help="markdown file to write (default: RESULTS.md)"
+    )
     parser.add_argument("names", nargs="*", help="benchmark modules to run (default: all)")
     args = parser.parse_args(argv)
 
@@ -49,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
             table = group.to_markdown()
             print(table, flush=True)
             sections.append(table)
-    (HERE / "RESULTS.md").write_text("\n".join(sections) + "\n", encoding="utf-8")
-    print(f"wrote {HERE / 'RESULTS.md'}")
+    args.out.write_text("\n".join(sections) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
     return 0
 
 
