@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -26,3 +27,11 @@ def _clean_state() -> Iterator[None]:
 def mode(request: pytest.FixtureRequest) -> str:
     """Each of: direct call, decorator, async direct call, async decorator."""
     return str(request.param)
+
+
+@pytest.fixture
+def sigint_raises() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt even when the test run inherited it ignored (a background job)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

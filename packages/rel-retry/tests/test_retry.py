@@ -393,7 +393,7 @@ def test_retry_error_pickles() -> None:
     assert str(clone) == str(error)
 
 
-def test_keyboard_interrupt_during_a_sync_wait_propagates() -> None:
+def test_keyboard_interrupt_during_a_sync_wait_propagates(sigint_raises: None) -> None:
     """An interrupt while sleeping between attempts ends the call at once."""
     import signal
     import threading

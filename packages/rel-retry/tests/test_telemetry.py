@@ -115,7 +115,7 @@ def test_attempt_counter_by_outcome(mode: str) -> None:
     assert metrics.value("rel.retry.attempts", **{RETRY_OUTCOME: "failure"}) == 2
 
 
-def test_interrupted_sync_wait_closes_the_span() -> None:
+def test_interrupted_sync_wait_closes_the_span(sigint_raises: None) -> None:
     """SIGINT during a backoff sleep ends the span as cancelled, with the attempts made."""
     import signal
     import threading
