@@ -12,6 +12,7 @@ from rel_telemetry import (
     current_span,
     current_trace_ids,
     inject_env,
+    set_error_status,
     start_span,
     traced,
     tracing_enabled,
@@ -148,3 +149,23 @@ def test_log_records_inside_carry_the_span() -> None:
     line = json.loads(stream.getvalue())
     assert line["span_id"] == f"{span.get_span_context().span_id:016x}"
     assert line["trace_id"] == f"{span.get_span_context().trace_id:032x}"
+
+
+def test_set_error_status_marks_a_failure_without_an_exception() -> None:
+    """set_error_status gives the span ERROR status with the description and no exception event."""
+    with capture_spans() as spans:
+        span = start_span(SCOPE, "rejected")
+        set_error_status(span, "result rejected")
+        span.end()
+    (finished,) = spans.spans
+    assert finished.status.status_code is StatusCode.ERROR
+    assert finished.status.description == "result rejected"
+    assert finished.events == ()
+
+
+def test_set_error_status_without_a_provider_is_free() -> None:
+    """Without a tracer provider the invalid span is left alone and nothing raises."""
+    assert not tracing_enabled()
+    span = start_span(SCOPE, "nothing")
+    set_error_status(span, "ignored")
+    assert not span.is_recording()

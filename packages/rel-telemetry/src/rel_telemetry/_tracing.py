@@ -64,6 +64,16 @@ def record_failure(span: Span, exc: BaseException) -> None:
     span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
 
 
+def set_error_status(span: Span, description: str) -> None:
+    """Mark ``span`` failed with ``description`` when no exception is at hand (a rejected result).
+
+    Sets the ERROR status only; use :func:`record_failure` when an exception
+    caused the failure. Free on a span that is not recording.
+    """
+    if span.is_recording():
+        span.set_status(Status(StatusCode.ERROR, description))
+
+
 class _ResolvingTracer(Tracer):
     """A tracer that always delegates to the *current* global provider.
 
