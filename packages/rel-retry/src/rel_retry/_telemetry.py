@@ -5,12 +5,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from opentelemetry import context as _context_api
-from opentelemetry import trace as _trace_api
-from opentelemetry.trace import Span, Status, StatusCode
-
 from rel_retry._version import __version__
-from rel_telemetry import Instrumentation, error_type, record_failure, start_span, tracing_enabled
+from rel_telemetry import (
+    Instrumentation,
+    Span,
+    error_type,
+    record_failure,
+    set_error_status,
+    start_span,
+    tracing_enabled,
+    use_span,
+)
 from rel_telemetry.attributes import (
     CODE_FUNCTION,
     ERROR_TYPE,
@@ -36,11 +41,11 @@ def count_attempt(name: str, outcome: str) -> None:
 class CallSpan:
     """The span of one call that needed a retry: opened late, back-dated to the first attempt."""
 
-    __slots__ = ("_span", "_token")
+    __slots__ = ("_current", "_span")
 
     def __init__(self) -> None:
         self._span: Span | None = None
-        self._token: Any = None
+        self._current: use_span | None = None
 
     def open(self, name: str, started_monotonic: float) -> None:
         """Start the span, back-dated to ``started_monotonic``, if anyone is tracing."""
@@ -49,7 +54,9 @@ class CallSpan:
         start_ns = time.time_ns() - int((time.monotonic() - started_monotonic) * 1e9)
         self._span = start_span(INSTRUMENTATION, f"retry {name}", {CODE_FUNCTION: name}, start_time=start_ns)
         # Later attempts run inside the span, so their own spans become its children.
-        self._token = _context_api.attach(_trace_api.set_span_in_context(self._span))
+        # The failure is recorded by finish(), which knows the outcome.
+        self._current = use_span(self._span, record_exception=False)
+        self._current.__enter__()
 
     def attempt_failed(self, number: int, exc: BaseException, wait: float | None) -> None:
         span = self._span
@@ -76,8 +83,9 @@ class CallSpan:
         if span is None:
             return
         self._span = None
-        if self._token is not None:
-            _context_api.detach(self._token)
+        if self._current is not None:
+            self._current.__exit__(None, None, None)
+            self._current = None
         span.set_attribute(RETRY_ATTEMPTS, attempts)
         span.set_attribute(RETRY_OUTCOME, outcome)
         if stop_reason is not None:
@@ -85,5 +93,5 @@ class CallSpan:
         if exc is not None:
             record_failure(span, exc)
         elif outcome != "success":
-            span.set_status(Status(StatusCode.ERROR, stop_reason or outcome))
+            set_error_status(span, stop_reason or outcome)
         span.end()
