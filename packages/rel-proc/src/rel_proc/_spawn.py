@@ -11,7 +11,7 @@ from typing import IO, Any, TypeAlias, TypeVar
 
 from rel_proc._errors import ProcessSpawnError, ProgramNotFoundError
 from rel_proc._tree import MARKER_VARIABLE, child_marker
-from rel_telemetry import inject_env
+from rel_telemetry import trace_env
 
 T = TypeVar("T")
 StreamSpec: TypeAlias = int | IO[Any] | None
@@ -49,7 +49,7 @@ def child_environment(env: Mapping[str, str] | None, *, inherit_env: bool, token
         result.update((os.fsencode(k), os.fsencode(v)) for k, v in env.items())
     result.pop(b"TRACEPARENT", None)
     result.pop(b"TRACESTATE", None)
-    for key, value in inject_env({}).items():
+    for key, value in trace_env().items():
         result[key.encode()] = value.encode()
     inherited = os.environ.get(MARKER_VARIABLE)
     result[MARKER_VARIABLE.encode()] = child_marker(inherited, token).encode()
