@@ -290,3 +290,32 @@ def test_run_passes_stdin_stdout_and_stderr_through(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout == "PIPED THROUGH\n"
     assert out.stderr == "to-stderr\n"
+
+
+def test_second_sigterm_during_teardown_still_exits_143(tmp_path: Path) -> None:
+    """A second SIGTERM while the tree is being ended changes nothing: 143, no traceback."""
+    import signal
+    import subprocess
+
+    ready, termed = tmp_path / "ready", tmp_path / "termed"
+    # The shell survives SIGTERM (its trap notes it), so the teardown waits out the grace period.
+    script = f"trap 'echo x > {termed}' TERM; echo x > {ready}; while :; do sleep 0.05; done"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rel_all", "run", "--grace", "5", "--", "sh", "-c", script],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        while not termed.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert termed.exists(), "the command never saw the first SIGTERM"
+        proc.send_signal(signal.SIGTERM)  # the tree is still inside its 5 s grace period
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err

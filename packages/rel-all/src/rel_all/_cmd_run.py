@@ -49,17 +49,26 @@ def exit_code_of(returncode: int) -> int:
 
 async def _attempt(argv: Sequence[str], limit: float | None, grace: float) -> CompletedProcess:
     # stdin, stdout and stderr are rel's own, as if the command ran directly.
+    # A flag, not the cancel message: the teardown may re-raise a bare
+    # CancelledError (a second SIGTERM while the tree is ending).
+    terminated = False
     task = asyncio.current_task()
-    if task is not None:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel, "SIGTERM")
+
+    def on_sigterm() -> None:
+        nonlocal terminated
+        terminated = True
+        if task is not None:
+            task.cancel()
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, on_sigterm)
     start = time.monotonic()
     try:
         async with managed_subprocess(
             argv[0], *argv[1:], stdin=None, stdout=None, stderr=None, timeout=limit, grace=grace
         ) as proc:
             returncode = await proc.wait()
-    except asyncio.CancelledError as exc:
-        if exc.args == ("SIGTERM",):
+    except asyncio.CancelledError:
+        if terminated:
             raise _Terminated from None
         raise
     return CompletedProcess(list(argv), returncode, duration=time.monotonic() - start, pid=proc.pid)
