@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import errno
 import sys
 import time
 from pathlib import Path
@@ -8,6 +9,8 @@ import psutil
 import pytest
 
 from rel_all._cli import build_parser, main
+from rel_all._cmd_run import _retryable
+from rel_proc import ProcessSpawnError, ProgramNotFoundError
 
 from .conftest import Rel
 
@@ -218,19 +221,22 @@ def test_run_not_executable_is_126_and_not_retried(rel: Rel, tmp_path: Path) -> 
     script = tmp_path / "job.sh"
     script.write_text("#!/bin/sh\nexit 0\n")
     script.chmod(0o644)
-    out = rel("run", "--retries", "3", "--backoff", "5", "--", str(script))
+    start = time.monotonic()
+    # A retry would first wait 50-100 s (equal jitter): far beyond the bound below.
+    out = rel("run", "--retries", "3", "--backoff", "100", "--", str(script))
     assert out.returncode == 126, out.stderr
+    assert time.monotonic() - start < 40
     assert "Traceback" not in out.stderr
     assert str(script) in out.stderr
-    assert "attempt" not in out.stderr
 
 
 def test_run_missing_program_is_not_retried(rel: Rel) -> None:
     """A program that is not found fails at once (127) even with --retries: no backoff is waited."""
     start = time.monotonic()
-    out = rel("run", "--retries", "3", "--backoff", "20", "--", "no-such-program-rel-test")
+    # A retry would first wait 50-100 s (equal jitter): far beyond the bound below.
+    out = rel("run", "--retries", "3", "--backoff", "100", "--", "no-such-program-rel-test")
     assert out.returncode == 127
-    assert time.monotonic() - start < 15
+    assert time.monotonic() - start < 40
 
 
 def test_run_timeout_then_retry_succeeds(rel: Rel, tmp_path: Path) -> None:
@@ -319,3 +325,12 @@ def test_second_sigterm_during_teardown_still_exits_143(tmp_path: Path) -> None:
         proc.kill()
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert "Traceback" not in err
+
+
+def test_only_transient_spawn_failures_are_retried() -> None:
+    """A spawn that failed for lack of resources is retried; a missing or non-executable program is not."""
+    assert _retryable(ProcessSpawnError(["job"], errno.EAGAIN, "Resource temporarily unavailable"))
+    assert _retryable(ProcessSpawnError(["job"], errno.ETXTBSY, "Text file busy"))
+    assert not _retryable(ProcessSpawnError(["job"], errno.EACCES, "Permission denied"))
+    assert not _retryable(ProcessSpawnError(["job"], errno.ENOEXEC, "Exec format error"))
+    assert not _retryable(ProgramNotFoundError(["job"], "/usr/bin"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import errno
 import os
 import signal
 import sys
@@ -12,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rel_proc import (
+    TRANSIENT_SPAWN_ERRNOS,
     CompletedProcess,
     ProcessSpawnError,
     ProcessTimeoutError,
@@ -24,9 +24,6 @@ from rel_telemetry import traced
 EXIT_TIMEOUT = 124
 EXIT_CANNOT_EXECUTE = 126
 EXIT_NOT_FOUND = 127
-# A spawn that failed for lack of resources may work a moment later; one that
-# failed because the file is not executable never will.
-_TRANSIENT_SPAWN_ERRNOS = frozenset({errno.EAGAIN, errno.ENOMEM, errno.EMFILE, errno.ENFILE})
 
 
 class CommandFailedError(Exception):
@@ -129,8 +126,10 @@ def run_command(
 
 
 def _retryable(exc: BaseException) -> bool:
+    # A spawn that failed for lack of resources may work a moment later; one that
+    # failed because the program is missing or not executable never will.
     if isinstance(exc, ProcessSpawnError):
-        return not isinstance(exc, ProgramNotFoundError) and exc.errno in _TRANSIENT_SPAWN_ERRNOS
+        return exc.errno in TRANSIENT_SPAWN_ERRNOS
     return isinstance(exc, CommandFailedError | ProcessTimeoutError)
 
 
