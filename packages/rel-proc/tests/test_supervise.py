@@ -215,18 +215,30 @@ def test_supervise_is_ignored_where_unsupported() -> None:
     assert sys.platform.startswith("linux") == supervise_supported()
 
 
-async def test_shim_killed_from_outside_tree_still_ends(mark: dict[str, str]) -> None:
-    """If someone SIGKILLs the shim, teardown still finds the program's group and ends the tree."""
+# A program that ignores SIGTERM and starts nothing: once its shim is gone, only its group links it to the tree.
+LONE_STUBBORN = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(30)"
+
+
+@pytest.mark.parametrize("program", ["tree", "lone-stubborn"])
+async def test_shim_killed_from_outside_tree_still_ends(mark: dict[str, str], program: str) -> None:
+    """If someone SIGKILLs the shim, teardown still finds the program (and its group) and ends the tree."""
     token = mark["REL_PROC_TEST"]
+    argv = ["sh", "-c", TREE] if program == "tree" else [PY, "-c", LONE_STUBBORN]
     start = time.monotonic()
-    async with managed_subprocess("sh", "-c", TREE, env=mark, grace=0.2, supervise=True) as proc:
-        for _ in range(500):
-            if len(psutil.Process(proc.pid).children()) >= 3:
-                break
-            await asyncio.sleep(0.01)
+    async with managed_subprocess(*argv, env=mark, grace=0.2, supervise=True) as proc:
+        if program == "tree":
+            for _ in range(500):
+                if len(psutil.Process(proc.pid).children()) >= 3:
+                    break
+                await asyncio.sleep(0.01)
+        else:
+            assert proc.stdout is not None
+            assert await proc.stdout.readline() == b"ready\n"
         os.kill(proc.process.pid, signal.SIGKILL)
         await proc.wait()  # the shim's death settles the program's status
         assert proc.returncode == -signal.SIGKILL
-        assert len(leftovers(token)[0]) >= 4, "the program and its sleepers outlive the shim"
+        assert len(leftovers(token)[0]) >= (4 if program == "tree" else 1), "the program outlives the shim"
     assert leftovers(token) == ([], [])
+    if program == "lone-stubborn":
+        assert proc.tree_killed, "only SIGKILL ends it"
     assert time.monotonic() - start < 10

@@ -37,7 +37,11 @@ def supervise_supported() -> bool:
 
 
 class Supervisor:
-    """One shim as seen from the owner: the program's pid, its exit status, and the shim's own end."""
+    """One shim as seen from the owner: the program's pid, its exit status, and the shim's own end.
+
+    ``status_lost`` is True if the shim died before reporting the program's exit:
+    ``returncode`` is then the shim's, and the program may still run.
+    """
 
     def __init__(
         self, sock: socket.socket, shim: asyncio.subprocess.Process, shim_exited: asyncio.Future[None]
@@ -51,6 +55,7 @@ class Supervisor:
         self.started: asyncio.Future[int] = loop.create_future()
         self.exited: asyncio.Future[None] = loop.create_future()
         self.returncode: int | None = None
+        self.status_lost = False
         self.quiet = False
         self.pid = 0
         loop.add_reader(sock.fileno(), self._readable)
@@ -95,6 +100,7 @@ class Supervisor:
                     # The shim was killed before reporting: the program's status is lost (it
                     # may even run on); teardown still finds it by its process group and marker.
                     self.returncode = self._shim.returncode
+                    self.status_lost = True
                     self.exited.set_result(None)
 
             self._shim_exited.add_done_callback(settle)

@@ -159,8 +159,12 @@ class ProcessTree:
         since = self.root.start if IS_LINUX else 0.0
         for info in marked(table, MARKER_VARIABLE, self.token, since=since, skip=found):
             found[info.pid] = info
-        for pid in (self.root.pid, self.anchor, os.getpid()):
+        for pid in (self.anchor, os.getpid()):
             found.pop(pid, None)
+        if self.supervisor is None or not self.supervisor.status_lost:
+            # The child is signalled and reaped through ``child``. Not a program whose killed
+            # shim lost its status: that one is just another process of the tree.
+            found.pop(self.root.pid, None)
         self.remember(found.values())
         return list(found.values())
 
