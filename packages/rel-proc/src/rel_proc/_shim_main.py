@@ -137,11 +137,11 @@ def main(argv: list[str]) -> int:
     signal.set_wakeup_fd(wake_w)
     for sig in (*ENDING_SIGNALS, signal.SIGCHLD):
         signal.signal(sig, _on_signal)
+    owner = os.getppid()  # read before arming the death signal, to see a death that came first
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     if kill_on_eof:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    owner = os.getppid()
 
     child, failure = _start(program, _environ())
     null = os.open(os.devnull, os.O_RDWR)
