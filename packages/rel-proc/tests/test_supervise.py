@@ -137,9 +137,14 @@ async def test_supervised_spawn_errors_name_the_program(tmp_path: Path) -> None:
     not_executable = tmp_path / "plain.txt"
     not_executable.write_text("data")
     with pytest.raises(ProcessSpawnError) as denied:
-        await run(str(not_executable), supervise=True)
+        await run("./plain.txt", cwd=tmp_path, supervise=True)
     assert not isinstance(denied.value, ProgramNotFoundError)
     assert denied.value.errno == 13  # EACCES
+    assert denied.value.cwd == str(tmp_path)
+    assert f"in working directory {str(tmp_path)!r}" in str(denied.value)
+    with pytest.raises(ProgramNotFoundError) as relative:
+        await run("./missing", cwd=tmp_path, supervise=True)
+    assert relative.value.cwd == str(tmp_path)
 
 
 OWNER = """

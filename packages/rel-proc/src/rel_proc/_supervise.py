@@ -193,5 +193,5 @@ async def spawn_supervised(
         transport = getattr(process, "_transport", None)
         if transport is not None:
             transport.close()
-        raise spawn_error(argv, exc, env, None) from None
+        raise spawn_error(argv, exc, env, cwd) from None
     return process, supervisor
