@@ -397,6 +397,12 @@ async def test_async_lock_wait_capped_by_ambient_deadline(tmp_path):
 
 # -- a deadline already passed -----------------------------------------------
 
+
+def _stream(path: Any, text: str) -> None:
+    with atomic_open(path, "w") as fh:
+        fh.write(text)
+
+
 EXPIRED: dict[str, Callable[[Any], Any]] = {
     "read_file": lambda p: read_file(p / "f"),
     "read_bytes": lambda p: read_bytes(p / "f"),
@@ -406,6 +412,7 @@ EXPIRED: dict[str, Callable[[Any], Any]] = {
     "cleanup_stale_temps": lambda p: cleanup_stale_temps(p, older_than=0),
     "ensure_dir": lambda p: ensure_dir(p / "new" / "dir"),
     "atomic_write_bytes": lambda p: atomic_write_bytes(p / "f", b"new"),
+    "atomic_open": lambda p: _stream(p / "f", "new"),
     "write_file": lambda p: write_file(p / "f", "new"),
     "write_json": lambda p: write_json(p / "f", "new"),
     "write_if_changed": lambda p: write_if_changed(p / "sub" / "g", "new"),

@@ -85,9 +85,22 @@ class AtomicFile(Generic[F]):
             if isinstance(wrapped, Exception):
                 report("atomic_open", wrapped, self._path)
             raise wrapped from err
+        started = False
+
+        def commit() -> None:
+            nonlocal started
+            started = True
+            pending.commit(self._durable)
+
+        def discard_unstarted() -> None:
+            # Runs once commit has finished or will never run (a deadline already
+            # passed): only then may the temp be removed, and only if commit did not.
+            if not started:
+                pending.abort()
+
         try:
             # The ambient deadline bounds the sync and rename, where a dead mount hangs.
-            bounded(lambda: pending.commit(self._durable), None, "atomic_open", self._path)
+            bounded(commit, None, "atomic_open", self._path, release=discard_unstarted)
         except Exception as err:
             report("atomic_open", err, self._path)
             raise
