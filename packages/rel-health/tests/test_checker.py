@@ -380,21 +380,25 @@ async def test_cancelled_check_all_cancels_its_checks():
     await asyncio.wait_for(cancelled.wait(), 5)
 
 
-async def test_run_started_before_add_check_does_not_cache_a_stale_report():
-    """A run in flight when a check is added does not become the cached report: the next call sees the new check."""
-    release = asyncio.Event()
+async def test_run_started_before_add_check_is_neither_joined_nor_cached():
+    """A run in flight when a check is added is not shared with later calls nor cached: they see the new check."""
+    entered, release = asyncio.Event(), asyncio.Event()
 
     async def gated() -> HealthCheck:
+        entered.set()
         await release.wait()
         return HealthCheck("gated", "healthy")
 
     checker = HealthChecker(cache_ttl=60)
     checker.add_check("gated", gated)
     first = asyncio.ensure_future(checker.check_all())
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(entered.wait(), 5)
     checker.add_check("late", _ok("late"))
+    during = asyncio.ensure_future(checker.check_all())
+    await asyncio.sleep(0)
     release.set()
     assert list((await first).checks) == ["gated"]
+    assert list((await during).checks) == ["gated", "late"]
     assert list((await checker.check_all()).checks) == ["gated", "late"]
 
 

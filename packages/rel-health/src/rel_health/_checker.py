@@ -23,6 +23,7 @@ CheckFunction: TypeAlias = Callable[[], "HealthCheck | Awaitable[HealthCheck]"]
 """A health check: a sync or async callable taking no arguments and returning a HealthCheck."""
 
 _CacheKey: TypeAlias = tuple[str | None, tuple[str, ...] | None]
+_FlightKey: TypeAlias = tuple[int, int, _CacheKey]  # (id of the loop, registry generation, selection)
 
 
 @dataclass(eq=False, slots=True)
@@ -70,9 +71,9 @@ class HealthChecker:
         self._checks: dict[str, _Registration] = {}
         self._lock = threading.Lock()
         self._cache: dict[_CacheKey, tuple[float, HealthReport]] = {}
-        self._inflight: dict[tuple[int, _CacheKey], asyncio.Task[HealthReport]] = {}
+        self._inflight: dict[_FlightKey, asyncio.Task[HealthReport]] = {}
         # Bumped whenever the registry or cache changes, so that a run started
-        # before the change does not cache a report of the old registry.
+        # before the change is neither joined by later calls nor cached.
         self._generation = 0
 
     # -- registry ----------------------------------------------------------
@@ -168,20 +169,19 @@ class HealthChecker:
         :raises KeyError: ``names`` contains an unknown check.
         """
         key: _CacheKey = (group, None if names is None else tuple(names))
-        selected = self._select(key)
-        if use_cache and self.cache_ttl > 0:
-            with self._lock:
-                hit = self._cache.get(key)
-            if hit is not None and time.monotonic() - hit[0] < self.cache_ttl:
-                return dataclasses.replace(hit[1], cached=True)
+        with self._lock:  # the selection and its generation are read together
+            selected = self._select(key)
+            generation = self._generation
+            hit = self._cache.get(key) if use_cache and self.cache_ttl > 0 else None
+        if hit is not None and time.monotonic() - hit[0] < self.cache_ttl:
+            return dataclasses.replace(hit[1], cached=True)
         loop = asyncio.get_running_loop()
-        flight_key = (id(loop), key)
+        flight_key = (id(loop), generation, key)
         with self._lock:
             task = self._inflight.get(flight_key)
             if task is None or task.done() or task.get_loop() is not loop:
                 task = loop.create_task(self._run(selected))
                 self._inflight[flight_key] = task
-                generation = self._generation
                 task.add_done_callback(lambda t: self._landed(flight_key, key, t, generation))
         return await asyncio.shield(task)
 
@@ -228,7 +228,7 @@ class HealthChecker:
         return checks
 
     def _landed(
-        self, flight_key: tuple[int, _CacheKey], key: _CacheKey, task: asyncio.Task[Any], generation: int
+        self, flight_key: _FlightKey, key: _CacheKey, task: asyncio.Task[Any], generation: int
     ) -> None:
         with self._lock:
             if self._inflight.get(flight_key) is task:
