@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -322,6 +323,37 @@ def test_lines_are_read_backwards_exactly(raw: bytes, chunk: int) -> None:
             expected.append((offset, line))
         offset += len(line)
     assert got == expected[::-1]
+
+
+def test_a_long_line_is_read_backwards_in_few_growing_reads(tmp_path: Path, monkeypatch) -> None:
+    """A tail of 8 MB without a newline (zero-filled by a crash) takes a few reads, not one per block."""
+    from rel_checkpoint import _framing
+
+    path = tmp_path / "events.ndjson"
+    with EventLog(path) as log:
+        log.append_many(["a", "b"])
+    good = path.stat().st_size
+    with path.open("ab") as fh:
+        fh.write(bytes(8_000_000))
+    reads: list[int] = []
+    real_pread = os.pread
+
+    def counting_pread(fd: int, n: int, offset: int) -> bytes:
+        reads.append(n)
+        return real_pread(fd, n, offset)
+
+    monkeypatch.setattr(_framing.os, "pread", counting_pread)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        lines = list(_framing.lines_backward(fd, os.fstat(fd).st_size))
+    finally:
+        os.close(fd)
+    monkeypatch.undo()
+    assert [offset for offset, _ in lines][:2] == [good, good // 2]
+    assert len(reads) <= 10  # over 120 with one 64 KiB read per block, each re-copying the line
+    assert sum(reads) == good + 8_000_000
+    with EventLog(path) as log:  # a 2-line log plus one torn line: truncated
+        assert (log.last_seq, log.recovery[0].offset) == (2, good)
 
 
 def test_opening_a_large_legacy_log_holds_little_memory(tmp_path: Path) -> None:

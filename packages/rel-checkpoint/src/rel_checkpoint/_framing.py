@@ -94,18 +94,22 @@ def lines_backward(fd: int, size: int, chunk: int = 1 << 16) -> Iterator[tuple[i
     """Yield ``(offset, line)`` for each line of the file behind ``fd``, last line first.
 
     A line keeps its newline (the last one may have none). Memory stays
-    bounded by ``chunk`` plus the longest line, whatever the size of the file.
+    bounded by ``chunk`` plus twice the longest line, whatever the size of the
+    file, and a long line (a zero-filled tail, say) costs time linear in its length.
     """
     buf = b""
     buf_start = end = size  # buf holds the file's bytes [buf_start, end)
     while end > 0:
-        while True:
-            found = buf.rfind(b"\n", 0, max(0, end - 1 - buf_start))
-            if found >= 0 or buf_start == 0:
-                break
-            new_start = max(0, buf_start - chunk)
-            buf = os.pread(fd, buf_start - new_start, new_start) + buf[: end - buf_start]
+        # The line ending at `end` starts after the last newline before its own (at end - 1).
+        found = buf.rfind(b"\n", 0, max(0, end - 1 - buf_start))
+        while found < 0 and buf_start > 0:
+            # Read at least as much again as is held, so that a line of n bytes takes
+            # O(log n) reads and O(n) copying, and search only the bytes just read.
+            new_start = max(0, buf_start - max(chunk, end - buf_start))
+            new = buf_start - new_start
+            buf = os.pread(fd, new, new_start) + buf[: end - buf_start]
             buf_start = new_start
+            found = buf.rfind(b"\n", 0, min(new, end - 1 - buf_start))
         start = buf_start + found + 1
         yield start, buf[start - buf_start : end - buf_start]
         end = start
