@@ -227,6 +227,24 @@ async def test_hung_sync_check_is_not_started_twice():
     assert report.checks["h"].status is HealthStatus.HEALTHY
 
 
+async def test_sync_check_whose_thread_cannot_start_is_not_left_running(monkeypatch):
+    """When no thread can be started for a sync check, that run fails and the next one runs the check again."""
+    real_start = threading.Thread.start
+
+    def refuse(thread: threading.Thread) -> None:
+        if thread.name.startswith("rel-health-check"):
+            raise RuntimeError("can't start new thread")
+        real_start(thread)
+
+    checker = HealthChecker()
+    checker.add_check("s", lambda: HealthCheck("s", "healthy"))
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    failed = await checker.check_all()
+    monkeypatch.undo()
+    assert failed.checks["s"].message == "RuntimeError: can't start new thread"
+    assert (await checker.check_all()).checks["s"].status is HealthStatus.HEALTHY
+
+
 async def test_check_all_sync_refuses_inside_a_running_loop():
     """check_all_sync inside an event loop raises RuntimeError pointing to check_all."""
     checker = HealthChecker()

@@ -350,7 +350,13 @@ class HealthChecker:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(settle, ok, value)
 
-        threading.Thread(target=target, name=f"rel-health-check:{registration.name}", daemon=True).start()
+        try:
+            threading.Thread(target=target, name=f"rel-health-check:{registration.name}", daemon=True).start()
+        except BaseException:
+            # No thread runs the check ("can't start new thread"): it must not read as still running.
+            with self._lock:
+                registration.running_since = None
+            raise
         return await future
 
 
