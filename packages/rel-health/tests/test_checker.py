@@ -378,11 +378,12 @@ async def test_check_that_swallows_cancellation_cannot_hold_up_the_report():
     await asyncio.wait_for(finished.wait(), 5)
 
 
-async def test_cancelled_check_all_cancels_its_checks():
-    """Cancelling a check_all call (a probe client that went away) cancels the checks it started."""
-    cancelled = asyncio.Event()
+async def test_cancelled_run_cancels_its_checks():
+    """Cancelling a run (as closing the probe server does) cancels the check tasks it started."""
+    started, cancelled = asyncio.Event(), asyncio.Event()
 
     async def slow() -> HealthCheck:
+        started.set()
         try:
             await asyncio.sleep(30)
         except asyncio.CancelledError:
@@ -393,9 +394,31 @@ async def test_cancelled_check_all_cancels_its_checks():
     checker = HealthChecker()
     checker.add_check("slow", slow, timeout=20)
     run = asyncio.ensure_future(checker._run([checker._checks["slow"]]))
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(started.wait(), 5)
     run.cancel()
     await asyncio.wait_for(cancelled.wait(), 5)
+
+
+async def test_cancelled_check_all_leaves_the_shared_run_going():
+    """A caller that goes away does not cancel the run other concurrent callers share."""
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def gated() -> HealthCheck:
+        started.set()
+        await release.wait()
+        return HealthCheck("gated", "healthy")
+
+    checker = HealthChecker()
+    checker.add_check("gated", gated, timeout=20)
+    leaving = asyncio.ensure_future(checker.check_all())
+    staying = asyncio.ensure_future(checker.check_all())
+    await asyncio.wait_for(started.wait(), 5)
+    leaving.cancel()
+    await asyncio.sleep(0)
+    release.set()
+    report = await asyncio.wait_for(staying, 5)
+    assert report.checks["gated"].status is HealthStatus.HEALTHY
+    assert leaving.cancelled()
 
 
 async def test_run_started_before_add_check_is_neither_joined_nor_cached():
