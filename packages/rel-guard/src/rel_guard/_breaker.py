@@ -361,14 +361,15 @@ class CircuitBreaker:
             if metrics_enabled():
                 BREAKER_CALLS.add(1, core.success_attrs)
             return
+        start = node[2]  # read before awaiting: once dead, the node may be reused
         timeout = self._timeout
         if timeout is not None:
             try:
                 await timeout.__aexit__(exc_type, exc, tb)
             except DeadlineExceededError as expired:
-                self._finish_error(permit, node[2], expired)
+                self._finish_error(permit, start, expired)
                 raise
-        self._finish_block(permit, node[2], exc)
+        self._finish_block(permit, start, exc)
 
     def _enter(self, permit: int, *, enter_timeout: bool = True) -> CircuitBreaker:
         """The block entry of a breaker that times calls or limits them."""
