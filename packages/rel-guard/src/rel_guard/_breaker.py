@@ -4,9 +4,9 @@ Every form is a thin adapter over :class:`~rel_guard._breaker_core.BreakerCore`:
 ask for a permit, run the call, report its outcome. The decorator and the
 ``with`` forms inline the core's lock-free closed-state checks, so a
 successful call through a closed breaker costs two attribute reads and a
-counter increment (plus, for ``with``, one context-variable update that
-remembers the permit for the exit), and a refusal while open costs building
-and raising one exception.
+counter increment (plus, for ``with``, remembering the permit for the exit in
+a per-context entry that is usually reused in place, see ``_entries``), and a
+refusal while open costs building and raising one exception.
 """
 
 from __future__ import annotations
@@ -286,6 +286,8 @@ class CircuitBreaker:
     # A block cannot substitute a value, so the block forms raise CircuitBreakerOpenError
     # even when a fallback_function is configured. The permit is remembered per thread
     # or task (see _entries); a closed breaker's block inlines the decorator's fast path.
+    # __aenter__/__aexit__ repeat that path rather than call __enter__/__exit__: the
+    # extra call measured about 30 % more overhead for ``async with`` on a closed breaker.
     def __enter__(self) -> CircuitBreaker:
         permit = self._core.closed_permit
         if permit < 0:
