@@ -15,7 +15,7 @@ _NEVER = -(2**62)  # the "second" of a bucket that was never used
 class CountWindow:
     """The outcomes of the last ``size`` calls."""
 
-    __slots__ = ("_failed", "_index", "_ring", "_slow", "calls", "failures", "size", "slow")
+    __slots__ = ("_failed", "_index", "_slow", "calls", "failures", "size", "slow")
 
     def __init__(self, size: int) -> None:
         self.size = size
