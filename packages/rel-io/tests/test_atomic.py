@@ -301,6 +301,27 @@ def test_nested_writes_of_one_target_in_one_thread(tmp_path):
     assert temps_in(tmp_path) == []
 
 
+@pytest.mark.parametrize("streamed", [False, True], ids=["atomic_write_bytes", "atomic_open"])
+def test_a_file_holding_the_reused_temp_name_is_left_alone(tmp_path, streamed):
+    """A file already named as this thread's temp (stale, or another writer's) is never written over or removed."""
+    from rel_io._atomic import TEMP_PATTERN, temp_name_for
+
+    path = tmp_path / "f"
+    atomic_write_bytes(path, b"warm")  # this thread now has its reused temp name
+    other = tmp_path / temp_name_for("f")
+    assert TEMP_PATTERN.match(other.name)
+    other.write_bytes(b"not ours")
+    for content in ("one", "two"):
+        if streamed:
+            with atomic_open(path, "w") as fh:
+                fh.write(content)
+        else:
+            atomic_write_text(path, content)
+        assert path.read_text() == content
+    assert other.read_bytes() == b"not ours"
+    assert temps_in(tmp_path) == [other.name]
+
+
 @pytest.mark.parametrize(
     "write", [lambda p: atomic_write_bytes(p, b"x"), lambda p: atomic_open(p, "w").__enter__()]
 )
