@@ -341,7 +341,8 @@ def atomic_write_bytes(
     a symlink keeps pointing at the replaced file. Raises :class:`FileWriteError`;
     the old content is then intact and no temp file is left. Under an ambient
     rel deadline, raises :class:`IOTimeoutError` when it passes first; the
-    abandoned write then removes its temp instead of landing later.
+    abandoned write then removes its temp instead of landing later (unless
+    it had already reached the rename).
     """
     if get_deadline() is None and not tracing_enabled():  # the common case, kept short
         try:

@@ -75,7 +75,8 @@ def write_if_changed(
     parents too). Raises :class:`FileReadError` if the existing file cannot be
     compared, :class:`FileWriteError` if it cannot be written,
     :class:`IOTimeoutError` after ``timeout`` s (capped by the ambient deadline;
-    the abandoned write is dropped, not landed later).
+    the abandoned write is dropped, not landed later, unless it had already
+    reached the rename).
     """
     check_retry_args(0, timeout)
     data = _as_bytes(content, encoding)
