@@ -1,10 +1,14 @@
-"""Helpers shared by the tests (real HTTP over loopback)."""
+"""Helpers shared by the tests: real HTTP over loopback, and a check that counts its runs."""
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
+import threading
 from typing import Any
+
+from rel_health import HealthCheck
 
 
 def get(port: int, path: str, *, timeout: float = 10.0) -> tuple[int, dict[str, str], Any]:
@@ -18,3 +22,19 @@ def get(port: int, path: str, *, timeout: float = 10.0) -> tuple[int, dict[str, 
         return response.status, headers, json.loads(raw) if raw else None
     finally:
         conn.close()
+
+
+class CountingCheck:
+    """A healthy async check (``check``) that takes ``delay`` seconds and counts its runs in ``calls``."""
+
+    def __init__(self, name: str, delay: float) -> None:
+        self.name = name
+        self.delay = delay
+        self.calls = 0
+        self._lock = threading.Lock()  # probe servers run checks off the test's thread
+
+    async def check(self) -> HealthCheck:
+        with self._lock:
+            self.calls += 1
+        await asyncio.sleep(self.delay)
+        return HealthCheck(self.name, "healthy")

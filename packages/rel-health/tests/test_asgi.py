@@ -4,6 +4,7 @@ import asyncio
 import json
 
 import pytest
+from health_http_support import CountingCheck
 
 from rel_health import HEALTH_JSON, HealthCheck, HealthChecker, health_asgi_app
 
@@ -120,20 +121,13 @@ async def test_asgi_root_path_query_string_and_prefix_boundaries():
 
 async def test_asgi_concurrent_requests_share_one_run():
     """Fifty concurrent requests through the ASGI app on one loop run the check once."""
-    calls = 0
-
-    async def slow() -> HealthCheck:
-        nonlocal calls
-        calls += 1
-        await asyncio.sleep(0.1)
-        return HealthCheck("slow", "healthy")
-
+    slow = CountingCheck("slow", 0.1)
     checker = HealthChecker()
-    checker.add_check("slow", slow)
+    checker.add_check("slow", slow.check)
     app = health_asgi_app(checker)
     results = await asyncio.gather(*(_drive(app, {"method": "GET", "path": "/healthz"}) for _ in range(50)))
     assert {status for status, _, _ in results} == {200}
-    assert calls == 1
+    assert slow.calls == 1
 
 
 async def test_asgi_refuses_websockets():

@@ -10,10 +10,11 @@ import select
 import socket
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from health_http_support import get
+from health_http_support import CountingCheck, get
 
 from rel_health import HealthCheck, HealthChecker, serve_health
 
@@ -41,14 +42,25 @@ def _cut_off(sock: socket.socket, within: float) -> bool:
         return False
 
 
-def _wait_for_connections(server, count: int) -> None:
-    """Wait until the server has accepted ``count`` connections (those in the backlog are reset by close())."""
-    for _ in range(500):
-        with server._httpd.state:
-            if len(server._httpd.connections) >= count:
-                return
+def _wait_for(condition: Callable[[], bool], what: str, within: float = 20.0) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.01)
-    raise AssertionError(f"the server never held {count} connections")
+
+
+def _connections(server) -> int:
+    """Connections the server has accepted (those still in the backlog are reset by close())."""
+    with server._httpd.state:
+        return len(server._httpd.connections)
+
+
+def _probes_in_flight(server) -> int:
+    """Probes whose request was read and that wait for the checks."""
+    with server._lock:
+        return len(server._pending)
 
 
 def test_half_request_line_stalls_only_its_own_connection(no_thread_left):
@@ -96,18 +108,9 @@ def test_drip_fed_request_is_cut_off_by_the_head_deadline(no_thread_left):
 
 def test_hundred_concurrent_probes_without_cache_share_runs(no_thread_left):
     """100 concurrent probes with no cache all get 200; concurrent probes share runs of the checks."""
-    calls = 0
-    lock = threading.Lock()
-
-    async def slow() -> HealthCheck:
-        nonlocal calls
-        with lock:
-            calls += 1
-        await asyncio.sleep(0.2)
-        return HealthCheck("slow", "healthy")
-
+    slow = CountingCheck("slow", 0.2)
     checker = HealthChecker()
-    checker.add_check("slow", slow)
+    checker.add_check("slow", slow.check)
     with serve_health(checker) as server:
         silent = socket.create_connection(("127.0.0.1", server.port), timeout=10)
         try:
@@ -116,7 +119,7 @@ def test_hundred_concurrent_probes_without_cache_share_runs(no_thread_left):
         finally:
             silent.close()
     assert [status for status, _, _ in results] == [200] * 100
-    assert calls < 100
+    assert slow.calls < 100
 
 
 def test_connection_flood_is_capped(no_thread_left):
@@ -124,7 +127,7 @@ def test_connection_flood_is_capped(no_thread_left):
     with serve_health(_fast_checker(), request_timeout=30, max_connections=4) as server:
         idle = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(4)]
         try:
-            _wait_for_connections(server, 4)
+            _wait_for(lambda: _connections(server) >= 4, "4 connections")
             status, headers, body = get(server.port, "/livez", timeout=5)
             assert status == 503
             assert headers["content-type"] == "application/health+json"
@@ -168,7 +171,8 @@ def test_close_with_probes_in_flight_answers_them_503(no_thread_left):
     answers: list = []
     clients = [_probe_in_thread(server.port, "/healthz", answers) for _ in range(5)]
     assert entered.wait(10)
-    _wait_for_connections(server, 5)
+    # Every request read, so that close() has five probes in flight to cancel.
+    _wait_for(lambda: _probes_in_flight(server) == 5, "5 probes in flight")
     started = time.monotonic()
     server.close(timeout=0.3)
     took = time.monotonic() - started
@@ -186,20 +190,20 @@ def test_close_with_probes_in_flight_answers_them_503(no_thread_left):
 
 def test_close_lets_quick_probes_in_flight_finish(no_thread_left):
     """Probes in flight that finish within close()'s timeout get their real answer."""
-    entered = threading.Event()
+    release = threading.Event()
 
     async def brief() -> HealthCheck:
-        entered.set()
-        await asyncio.sleep(0.5)
+        while not release.is_set():  # held until close() has begun
+            await asyncio.sleep(0.01)
         return HealthCheck("brief", "healthy", "done")
 
     checker = HealthChecker()
-    checker.add_check("brief", brief)
+    checker.add_check("brief", brief, timeout=20)
     server = serve_health(checker)
     answers: list = []
     clients = [_probe_in_thread(server.port, "/healthz", answers) for _ in range(3)]
-    assert entered.wait(10)
-    _wait_for_connections(server, 3)
+    _wait_for(lambda: _probes_in_flight(server) == 3, "3 probes in flight")
+    threading.Timer(0.3, release.set).start()
     server.close(timeout=10)
     for client in clients:
         client.join(10)

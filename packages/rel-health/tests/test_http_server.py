@@ -4,12 +4,11 @@ import asyncio
 import http.client
 import json
 import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from health_http_support import get
+from health_http_support import CountingCheck, get
 
 from rel_health import HEALTH_JSON, HealthCheck, HealthChecker, serve_health
 
@@ -92,23 +91,14 @@ def test_readyz_falls_back_to_critical_checks(no_thread_left):
 
 def test_hundred_concurrent_probes(no_thread_left):
     """100 probes at once all get a correct answer, and the cache spares the dependency."""
-    calls = 0
-    lock = threading.Lock()
-
-    async def slow() -> HealthCheck:
-        nonlocal calls
-        with lock:
-            calls += 1
-        await asyncio.sleep(0.05)
-        return HealthCheck("slow", "healthy")
-
+    slow = CountingCheck("slow", 0.05)
     checker = HealthChecker(cache_ttl=30)
-    checker.add_check("slow", slow)
+    checker.add_check("slow", slow.check)
     with serve_health(checker) as server, ThreadPoolExecutor(100) as pool:
         results = list(pool.map(lambda _: get(server.port, "/healthz", timeout=20), range(100)))
     assert [r[0] for r in results] == [200] * 100
     assert all(r[2]["status"] == "pass" for r in results)
-    assert calls <= 3
+    assert slow.calls <= 3
 
 
 def test_silent_client_does_not_block_others(no_thread_left):
