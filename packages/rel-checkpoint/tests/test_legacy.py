@@ -211,6 +211,24 @@ def test_unframed_line_after_framed_records_is_corruption(tmp_path: Path) -> Non
     assert (info.value.offset, info.value.seq) == (len(framed), 3)
 
 
+def test_a_torn_first_frame_ends_the_legacy_prefix_for_writers_too(tmp_path: Path) -> None:
+    """Plain lines after a damaged frame are bad for replay, verify and a writer alike: no append after them."""
+    path = tmp_path / "events.ndjson"
+    torn = b'{"crc":"0badc0de","seq":3,"ts":1.0,"pay'  # a first append cut short, no newline
+    path.write_bytes(b'{"a": 1}\n{"a": 2}\n' + torn + b'{"a": 4}\n{"a": 5}\n')
+    with pytest.raises(EventLogCorruptError) as info:
+        list(replay_events(path))
+    assert info.value.offset == 18
+    check = verify_event_log(path)
+    assert (check.last_seq, [offset for offset, _ in check.corrupt]) == (2, [18, len(torn) + 27])
+    with pytest.raises(EventLogCorruptError) as info:
+        EventLog(path)
+    assert (info.value.offset, info.value.seq) == (18, 3)
+    with EventLog(path, repair=True) as log:
+        assert log.append("c") == 3
+    assert [(e.seq, e.payload) for e in replay_events(path)] == [(1, {"a": 1}), (2, {"a": 2}), (3, "c")]
+
+
 def test_a_frame_with_a_damaged_header_is_never_read_as_a_legacy_event(tmp_path: Path) -> None:
     """A framed record whose "crc" key lost a bit is still valid JSON, yet is refused, not replayed."""
     path = tmp_path / "events.ndjson"
@@ -296,13 +314,14 @@ def test_damaged_mixed_log_never_replays_wrong_data(
             # A legacy line has no checksum: a flip that leaves valid JSON goes unseen. A framed one never.
             assert len(wrong) <= (1 if kind == "flip" else 0)
             assert all(seq <= len(events) for seq in wrong)
+        check = verify_event_log(path)
         try:
             log = EventLog(path)
         except EventLogCorruptError:
             return
         with log:
-            last = log.last_seq
-            assert log.append("next") == last + 1
+            assert log.last_seq == check.last_seq  # the writer goes on where readers stop
+            assert log.append("next") == check.last_seq + 1
 
 
 @settings(max_examples=150, deadline=None)

@@ -113,15 +113,3 @@ def lines_backward(fd: int, size: int, chunk: int = 1 << 16) -> Iterator[tuple[i
         start = buf_start + found + 1
         yield start, buf[start - buf_start : end - buf_start]
         end = start
-
-
-def scan_tail(fd: int, size: int) -> Tail:
-    """Find the last valid record of the file behind ``fd`` (of ``size`` bytes) reading backwards."""
-    lines = 0
-    for start, line in lines_backward(fd, size):
-        seq = record_seq(line)
-        if seq is not None:
-            end = start + len(line)
-            return Tail(end, seq, size - end, lines)
-        lines += 1
-    return Tail(0, 0, size, lines)

@@ -13,10 +13,9 @@ keeps its number and yields nothing.
 from __future__ import annotations
 
 import json
-import os
 from typing import Any, Literal
 
-from rel_checkpoint._framing import HEAD, Tail, lines_backward, scan_tail
+from rel_checkpoint._framing import HEAD, Tail, lines_backward, record_seq
 
 LineKind = Literal["record", "blank", "bad"]
 
@@ -46,29 +45,31 @@ def legacy_line(line: bytes, *, terminated: bool = True) -> tuple[LineKind, Any]
     return "record", value
 
 
-def _count_lines(fd: int, end: int, chunk: int = 1 << 20) -> int:
-    count = 0
-    for start in range(0, end, chunk):
-        count += os.pread(fd, min(chunk, end - start), start).count(b"\n")
-    return count
-
-
 def scan_log_tail(fd: int, size: int) -> Tail:
-    """:func:`~rel_checkpoint._framing.scan_tail`, also for a log that holds only legacy lines.
+    """Find the last valid record of the file behind ``fd`` (of ``size`` bytes), reading backwards.
 
-    When no framed record exists, the last good legacy line ends the valid
-    part and its line number is ``last_seq``; ``newline_missing`` is set when
-    that line is a complete record whose newline was never written.
+    The last framed record that verifies ends the valid part. With none, the
+    last good legacy line does, unless a line that starts like a frame
+    follows it (as in replay, a damaged frame ends the legacy prefix); its
+    line number is ``last_seq``, and ``newline_missing`` is set when that line
+    is a complete record whose newline was never written. Stops at the last
+    framed record; a log of legacy lines only is read once, in bounded memory.
     """
-    tail = scan_tail(fd, size)
-    if tail.end or not size:
-        return tail
-    garbage_lines = 0
+    lines = 0  # lines read so far, from the end
+    found: tuple[int, int, bool] | None = None  # the last good legacy line: (end, lines after it, terminated)
     for start, line in lines_backward(fd, size):
-        terminated = line.endswith(b"\n")
-        if legacy_line(line[:-1] if terminated else line, terminated=terminated)[0] != "bad":
+        seq = record_seq(line)
+        if seq is not None:
             end = start + len(line)
-            last_seq = _count_lines(fd, end) + (not terminated)
-            return Tail(end, last_seq, size - end, garbage_lines, newline_missing=not terminated)
-        garbage_lines += 1
-    return Tail(0, 0, size, garbage_lines)
+            return Tail(end, seq, size - end, lines)
+        if line.startswith(HEAD):
+            found = None  # a damaged frame: no line after it is a legacy record
+        elif found is None:
+            terminated = line.endswith(b"\n")
+            if legacy_line(line[:-1] if terminated else line, terminated=terminated)[0] != "bad":
+                found = (start + len(line), lines, terminated)
+        lines += 1
+    if found is None:
+        return Tail(0, 0, size, lines)
+    end, after, terminated = found
+    return Tail(end, lines - after, size - end, after, newline_missing=not terminated)
