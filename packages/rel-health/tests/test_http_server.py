@@ -146,9 +146,10 @@ def test_slow_checks_answer_503_not_hang(no_thread_left):
 
 
 def test_bad_request_timeout_rejected():
-    """request_timeout must be positive and max_connections at least 1."""
-    with pytest.raises(ValueError, match="request_timeout"):
-        serve_health(HealthChecker(), request_timeout=0)
+    """request_timeout must be a finite number > 0 and max_connections at least 1."""
+    for bad in (0, float("inf"), float("nan"), True):
+        with pytest.raises(ValueError, match="request_timeout"):
+            serve_health(HealthChecker(), request_timeout=bad)
     with pytest.raises(ValueError, match="max_connections"):
         serve_health(HealthChecker(), max_connections=0)
 

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from rel_health._checker import HealthChecker
+from rel_health._checker import HealthChecker, _positive
 from rel_health._probes import ProbeResponse, probe
 from rel_health._report import HEALTH_JSON
 
@@ -140,13 +140,12 @@ class HealthServer:
         request_timeout: float = 5.0,
         max_connections: int = 256,
     ) -> None:
-        if not (isinstance(request_timeout, int | float) and request_timeout > 0):
-            raise ValueError(f"request_timeout must be a number > 0 (seconds), got {request_timeout!r}")
+        request_timeout = _positive("request_timeout", request_timeout)
         if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
             raise ValueError(f"max_connections must be an integer >= 1, got {max_connections!r}")
         self.checker = checker
         handler = type("_HealthHandler", (_Handler,), {"timeout": request_timeout, "owner": self})
-        self._httpd = _Server((host, port), handler, float(request_timeout), max_connections)
+        self._httpd = _Server((host, port), handler, request_timeout, max_connections)
         self._loop = asyncio.new_event_loop()
         self._loop_thread = threading.Thread(
             target=self._loop.run_forever, name="rel-health-checks", daemon=True
@@ -337,6 +336,6 @@ def serve_health(
     :meth:`HealthServer.close` (or use ``with``) to stop.
 
     :raises OSError: the address cannot be bound.
-    :raises ValueError: ``request_timeout`` not > 0 or ``max_connections`` < 1.
+    :raises ValueError: ``request_timeout`` not a finite number > 0 or ``max_connections`` < 1.
     """
     return HealthServer(checker, host, port, request_timeout=request_timeout, max_connections=max_connections)
