@@ -210,8 +210,8 @@ class HealthServer:
         request head within half a second are hung up on. Probes in flight get up to ``timeout`` seconds
         to finish; those still running then are cancelled and answered 503
         ("shutting down"). The check loop is closed and the server's threads
-        have exited (or are exiting) when this returns, about ``timeout`` + 1 s
-        at worst.
+        have exited (or are exiting) when this returns, at worst about
+        ``timeout`` + 3 s (when checks ignore cancellation or block the loop).
         """
         with self._lock:
             if self._closed:

@@ -433,7 +433,7 @@ class ResourceLeakDetector:
     # -- background monitoring -----------------------------------------------
     @property
     def is_monitoring(self) -> bool:
-        """True from :meth:`start_monitoring` until :meth:`stop_monitoring` (or the process vanished)."""
+        """True from :meth:`start_monitoring` until :meth:`stop_monitoring` (or the ``pid`` did not exist)."""
         thread = self._thread
         return thread is not None and thread.is_alive() and not self._stop.is_set()
 
