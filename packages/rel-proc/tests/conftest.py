@@ -4,6 +4,7 @@ import contextlib
 import os
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,21 @@ def leftovers(token: str) -> tuple[list[int], list[int]]:
         except psutil.Error:
             continue
     return live, zombies
+
+
+# How long the tests give a dead owner's watchdog or shim to end its trees. Either takes well
+# under a second on an idle machine; the watchdog, a fresh Python process, must start first.
+OWNER_DEATH_SECONDS = 10.0
+
+
+def wait_gone(token: str, seconds: float) -> list[int]:
+    """Poll until no live process carries ``MARK=token`` or ``seconds`` pass; return those still alive."""
+    deadline = time.monotonic() + seconds
+    live = leftovers(token)[0]
+    while live and time.monotonic() < deadline:
+        time.sleep(0.02)
+        live = leftovers(token)[0]
+    return live
 
 
 @pytest.fixture

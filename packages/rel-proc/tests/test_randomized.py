@@ -12,7 +12,17 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CLOSES_STDOUT, ESCAPED, PY, SCRUBBED, STUBBORN, TREE, leftovers, script
+from conftest import (
+    CLOSES_STDOUT,
+    ESCAPED,
+    OWNER_DEATH_SECONDS,
+    PY,
+    SCRUBBED,
+    STUBBORN,
+    TREE,
+    script,
+    wait_gone,
+)
 
 from rel_proc import supervise_supported
 
@@ -147,7 +157,7 @@ OWNER = """
     ids=["watchdog", "supervised"],
 )
 def test_owners_sigkilled_at_random_moments(tmp_path: Path, mark: dict[str, str], supervise: bool) -> None:
-    """Owners SIGKILLed at random moments of random trees' lives leave nothing alive 2 s later."""
+    """Owners SIGKILLed at random moments of random trees' lives leave nothing alive seconds later."""
     rng = random.Random(20261123 + supervise)
     shells = [TREE, STUBBORN, ESCAPED, STUBBORN + " & " + ESCAPED]
     if supervise:
@@ -172,12 +182,8 @@ def test_owners_sigkilled_at_random_moments(tmp_path: Path, mark: dict[str, str]
             owner.send_signal(signal.SIGKILL)
         for owner in owners:
             owner.wait(timeout=10)
-        deadline = time.monotonic() + 2.0
-        live = leftovers(mark["REL_PROC_TEST"])[0]
-        while live and time.monotonic() < deadline:
-            time.sleep(0.02)
-            live = leftovers(mark["REL_PROC_TEST"])[0]
-        assert live == [], f"still alive 2 s after the last owner died: {live}"
+        live = wait_gone(mark["REL_PROC_TEST"], OWNER_DEATH_SECONDS)
+        assert live == [], f"still alive {OWNER_DEATH_SECONDS} s after the last owner died: {live}"
     finally:
         for owner in owners:
             if owner.poll() is None:
