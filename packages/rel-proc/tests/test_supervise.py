@@ -47,6 +47,7 @@ async def test_scrubbed_setsid_orphan_is_ended_at_teardown(way_out: str, mark: d
     """A grandchild with no marker, its own session and no parent is adopted by the shim and ended."""
     token = mark["REL_PROC_TEST"]
     shims: list[int] = []
+    escaped = asyncio.Event()
 
     async def body() -> None:
         async with managed_subprocess(
@@ -62,6 +63,7 @@ async def test_scrubbed_setsid_orphan_is_ended_at_teardown(way_out: str, mark: d
             assert proc.supervised
             shims.append(proc.process.pid)
             await _escapee(token, proc.process.pid)
+            escaped.set()
             if way_out == "exception":
                 raise KeyError("boom")
             if way_out in ("cancel", "timeout"):
@@ -69,9 +71,9 @@ async def test_scrubbed_setsid_orphan_is_ended_at_teardown(way_out: str, mark: d
 
     task = asyncio.create_task(body())
     if way_out == "cancel":
-        while not shims:
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.5)
+        seen = asyncio.ensure_future(escaped.wait())  # cancel once the escapee runs, not at a guessed time
+        await asyncio.wait([task, seen], return_when=asyncio.FIRST_COMPLETED)
+        seen.cancel()
         task.cancel()
     expected = {"normal": None, "exception": KeyError, "cancel": asyncio.CancelledError}.get(
         way_out, ProcessTimeoutError
