@@ -185,9 +185,8 @@ def test_missing_pid_stops_the_monitor(no_thread_left, caplog):
         detector.sample()
     with caplog.at_level(logging.WARNING, "rel_health"):
         detector.start_monitoring()
-        for _ in range(100):
-            if not detector.is_monitoring:
-                break
+        deadline = time.monotonic() + 20
+        while detector.is_monitoring and time.monotonic() < deadline:
             time.sleep(0.02)
     assert not detector.is_monitoring
     assert "does not exist" in caplog.text
@@ -276,14 +275,20 @@ def test_start_stop_leaves_no_thread(no_thread_left):
 async def test_context_manager_monitoring(style, no_thread_left):
     """The detector monitors inside with / async with and stops at the end."""
     detector = ResourceLeakDetector(check_interval=0.05)
+
+    async def first_sample() -> None:
+        # A sample scans every process for children: slow on a busy machine.
+        deadline = time.monotonic() + 20
+        while not detector.history and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert detector.is_monitoring
+
     if style == "with":
         with detector:
-            await asyncio.sleep(0.15)
-            assert detector.is_monitoring
+            await first_sample()
     else:
         async with detector:
-            await asyncio.sleep(0.15)
-            assert detector.is_monitoring
+            await first_sample()
     assert not detector.is_monitoring
     assert len(detector.history) >= 1
 

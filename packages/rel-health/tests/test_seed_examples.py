@@ -218,9 +218,8 @@ def test_combined_example_detector_with_defaults(no_thread_left):
     """The combined example's ResourceLeakDetector() starts from __init__, samples at once, and stops."""
     agent = HighlyResilientAgent()
     try:
-        for _ in range(100):
-            if agent.leak_detector.history:
-                break
+        deadline = time.monotonic() + 20
+        while not agent.leak_detector.history and time.monotonic() < deadline:
             time.sleep(0.02)
         assert agent.leak_detector.history[0].pid == os.getpid()
     finally:
