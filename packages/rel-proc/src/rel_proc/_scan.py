@@ -49,12 +49,18 @@ def read_proc(path: str) -> bytes | None:
     return b"".join(chunks)
 
 
-def _read_stat(pid: int) -> ProcInfo | None:
+def _stat_fields(pid: int | str) -> list[bytes]:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state first, start time at 19).
+
+    Empty if the process is gone; shorter than 20 for an exiting process, whose file may be empty.
+    """
     raw = read_proc(f"/proc/{pid}/stat")
-    if raw is None:
-        return None
-    fields = raw[raw.rfind(b")") + 2 :].split()
-    if len(fields) < 20 or fields[0] == b"Z":  # an exiting process may show an empty file
+    return [] if raw is None else raw[raw.rfind(b")") + 2 :].split()
+
+
+def _read_stat(pid: int) -> ProcInfo | None:
+    fields = _stat_fields(pid)
+    if len(fields) < 20 or fields[0] == b"Z":
         return None
     return ProcInfo(pid, int(fields[1]), int(fields[2]), float(fields[19]))
 
@@ -182,8 +188,7 @@ def signal_group(pgid: int, sig: int) -> bool:
 def start_time(pid: int) -> float:
     """The start time of ``pid`` (zombie or not) in this table's units; 0.0 if it is gone."""
     if IS_LINUX:
-        raw = read_proc(f"/proc/{pid}/stat")
-        fields = [] if raw is None else raw[raw.rfind(b")") + 2 :].split()
+        fields = _stat_fields(pid)
         return float(fields[19]) if len(fields) >= 20 else 0.0
     try:
         return float(psutil.Process(pid).create_time())
@@ -210,10 +215,7 @@ def reap_adopted(info: ProcInfo) -> bool:
     """
     if not IS_LINUX:
         return not is_alive(info)
-    raw = read_proc(f"/proc/{info.pid}/stat")
-    if raw is None:
-        return True
-    fields = raw[raw.rfind(b")") + 2 :].split()
+    fields = _stat_fields(info.pid)
     if len(fields) < 20 or float(fields[19]) != info.start:
         return True
     if fields[0] != b"Z":
@@ -239,10 +241,7 @@ def reap_adopted_zombies(pgid: int, known: set[int], exclude: int) -> int:
     for name in os.listdir("/proc"):
         if not name.isdigit() or int(name) == exclude:
             continue
-        raw = read_proc(f"/proc/{name}/stat")
-        if raw is None:
-            continue
-        fields = raw[raw.rfind(b")") + 2 :].split()
+        fields = _stat_fields(name)
         pid = int(name)
         if (
             len(fields) > 2
