@@ -134,6 +134,32 @@ def test_stop_during_a_slow_callback_runs_no_further_callback(no_thread_left):
     assert second == []
 
 
+def test_sampling_keeps_a_fixed_rate(no_thread_left):
+    """The time a sample takes comes off the wait: a sample slower than check_interval is followed at once."""
+    entries: list[float] = []
+    exits: list[float] = []
+    second = threading.Event()
+
+    def slow() -> float:
+        entries.append(time.monotonic())
+        if len(entries) == 2:
+            second.set()
+        time.sleep(1.1)  # longer than check_interval
+        exits.append(time.monotonic())
+        return 0.0
+
+    detector = ResourceLeakDetector(
+        check_interval=1.0, memory_threshold=None, gauges={"slow": slow}, sample_connections=False
+    )
+    detector.start_monitoring()
+    try:
+        assert second.wait(20)
+    finally:
+        detector.stop_monitoring(timeout=10)
+    # Waiting check_interval after each sample would put a gap of at least 1 s here.
+    assert entries[1] - exits[0] < 0.8
+
+
 async def test_stop_monitoring_never_blocks_the_event_loop(no_thread_left):
     """Inside a loop, stop_monitoring() returns at once and awaiting it lets other tasks run until the thread exits."""
     entered, release = threading.Event(), threading.Event()
