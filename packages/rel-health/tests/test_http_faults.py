@@ -213,6 +213,24 @@ def test_close_lets_quick_probes_in_flight_finish(no_thread_left):
         socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
 
 
+def test_close_stops_the_check_loops_worker_threads(no_thread_left):
+    """Worker threads a check started with asyncio.to_thread have exited when close() returns."""
+    before = set(threading.enumerate())
+
+    async def threaded() -> HealthCheck:
+        await asyncio.to_thread(time.sleep, 0.01)
+        return HealthCheck("threaded", "healthy")
+
+    checker = HealthChecker()
+    checker.add_check("threaded", threaded)
+    server = serve_health(checker)
+    assert get(server.port, "/healthz")[0] == 200
+    workers = [t for t in threading.enumerate() if t not in before and t.name.startswith("asyncio")]
+    assert workers  # the check ran in the loop's default executor
+    server.close()
+    assert [t.name for t in workers if t.is_alive()] == []
+
+
 def test_close_does_not_wait_for_a_silent_client(no_thread_left):
     """close() hangs up on a client still sending its request instead of waiting out request_timeout."""
     server = serve_health(_fast_checker(), request_timeout=30)
