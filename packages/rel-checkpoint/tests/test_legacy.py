@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import signal
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -141,6 +145,32 @@ def test_cut_off_number_is_torn_but_a_complete_object_without_newline_is_kept(tm
         assert log.append({"n": 3}) == 3
     assert path.read_bytes().startswith(b'{"n": 1}\n{"n": 2}\n{"crc":"')
     assert [e.payload for e in replay_events(path)] == [{"n": 1}, {"n": 2}, {"n": 3}]
+
+
+ENDING_A_LINE_PAST_A_FILE_SIZE_LIMIT = """
+import resource, signal, sys
+from rel_checkpoint import EventLog
+from rel_io import FileWriteError
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[2]), resource.RLIM_INFINITY))
+try:
+    EventLog(sys.argv[1])
+except FileWriteError as err:
+    print(err.errno, err)
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE")
+def test_a_newline_that_cannot_be_written_is_a_typed_error(tmp_path: Path) -> None:
+    """When ending a legacy writer's last line fails (a full disk), opening raises FileWriteError naming the log."""
+    path = tmp_path / "events.ndjson"
+    path.write_bytes(b'{"n": 1}')
+    argv = [sys.executable, "-c", ENDING_A_LINE_PAST_A_FILE_SIZE_LIMIT, str(path), "8"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.startswith(f"{errno.EFBIG} could not end the last line of event log"), done
+    assert str(path) in done.stdout
+    assert path.read_bytes() == b'{"n": 1}'
 
 
 def test_invalid_json_inside_a_legacy_log(legacy_run: Path) -> None:

@@ -10,7 +10,7 @@ from rel_checkpoint._framing import Tail
 from rel_checkpoint._integrity import utc_now_iso
 from rel_checkpoint._legacy import scan_log_tail
 from rel_checkpoint._telemetry import log, report
-from rel_io import atomic_write_bytes
+from rel_io import FileWriteError, atomic_write_bytes, fsync_fd
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +42,7 @@ def recover_tail(fd: int, path: str, size: int, *, repair: bool) -> tuple[Tail, 
     tail = scan_log_tail(fd, size)
     if tail.newline_missing:
         # A legacy writer's last line is complete but unterminated: end it before appending.
-        os.write(fd, b"\n")
-        os.fsync(fd)
+        _change_end(fd, path, tail.end, add_newline=True)
         return Tail(tail.end + 1, tail.last_seq, 0, 0), None
     if tail.garbage == 0:
         return tail, None
@@ -62,8 +61,7 @@ def recover_tail(fd: int, path: str, size: int, *, repair: bool) -> tuple[Tail, 
             raise err
         saved_to = f"{path}.corrupt-{utc_now_iso().replace(':', '')}"
         atomic_write_bytes(saved_to, os.pread(fd, tail.garbage, tail.end))
-    os.ftruncate(fd, tail.end)
-    os.fsync(fd)
+    _change_end(fd, path, tail.end, add_newline=False)
     reason = (
         "a torn last record (an append interrupted by a crash, never acknowledged) was truncated"
         if saved_to is None
@@ -82,3 +80,24 @@ def recover_tail(fd: int, path: str, size: int, *, repair: bool) -> tuple[Tail, 
         saved_to=saved_to,
     )
     return Tail(tail.end, tail.last_seq, 0, 0), found
+
+
+def _change_end(fd: int, path: str, end: int, *, add_newline: bool) -> None:
+    """Truncate the log at ``end``, or end its last line, and sync it; :class:`FileWriteError` if that fails."""
+    try:
+        if add_newline:
+            os.write(fd, b"\n")
+        else:
+            os.ftruncate(fd, end)
+        fsync_fd(fd, data_only=True)
+    except OSError as exc:
+        what = "end the last line of" if add_newline else f"truncate at byte offset {end}"
+        err = FileWriteError(
+            f"could not {what} event log {path!r} ({exc.strerror or exc}) before appending to it; "
+            "nothing was appended: free space or fix the file's permissions and open it again",
+            path=path,
+            operation="eventlog.recover",
+            errno=exc.errno,
+        )
+        report("eventlog.recover", err, path)
+        raise err from exc
