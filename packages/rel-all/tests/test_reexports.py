@@ -93,3 +93,21 @@ def test_import_and_help_do_not_load_the_stack() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_type_checkers_see_every_name() -> None:
+    """The TYPE_CHECKING imports, which type checkers read, name exactly the lazily loaded __all__."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(rel_all.__file__).read_text(encoding="utf-8"))
+    block = next(
+        node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+    )
+    imported = {
+        alias.asname or alias.name
+        for node in ast.walk(block)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert imported == set(rel_all.__all__) - {"__version__"}
