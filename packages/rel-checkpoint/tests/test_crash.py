@@ -36,11 +36,15 @@ def _acks(path: Path) -> tuple[dict[int, tuple[int, int]], list[str], tuple[int,
     return events, checkpoints, saved
 
 
-def _wait_for_progress(acks: Path, size: int, timeout: float = 10.0) -> None:
+def _wait_for_progress(acks: Path, size: int, kind: bytes = b"", timeout: float = 10.0) -> None:
+    """Wait until the worker acknowledged something past ``size`` (an ack line of ``kind``, if given)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if acks.exists() and acks.stat().st_size > size:
-            return
+            with acks.open("rb") as fh:
+                fh.seek(size)
+                if (b"\n" + fh.read()).find(b"\n" + kind) >= 0:
+                    return
         time.sleep(0.001)
 
 
@@ -77,8 +81,10 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path: Path) ->
             pids.append(pid)
             if kill % 2:
                 # Half the kills land at a random moment after the worker got going, so
-                # a slow, loaded machine still kills mid-work rather than mid-startup.
-                _wait_for_progress(acks_path, acks_before)
+                # a slow, loaded machine still kills mid-work rather than mid-startup; one
+                # in eight after it saved the checkpoint file, so that the check of that
+                # file runs however slow the machine is.
+                _wait_for_progress(acks_path, acks_before, b"s " if kill % 8 == 1 else b"")
             time.sleep(rng.uniform(0.0, 0.03))
             os.kill(pid, signal.SIGKILL)
             status = int(server.stdout.readline())
