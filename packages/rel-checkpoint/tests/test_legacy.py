@@ -182,6 +182,7 @@ def test_invalid_json_inside_a_legacy_log(legacy_run: Path) -> None:
     with pytest.raises(EventLogCorruptError) as info:
         list(replay_events(path))
     assert (info.value.offset, info.value.seq) == (len(lines[0]), 2)
+    assert "valid records follow it" in str(info.value)
     skipped = list(replay_events(path, skip_corrupt=True))
     assert [e.seq for e in skipped] == [1, 3, 4]  # the bad line keeps its number
     assert [e.payload for e in skipped] == LEGACY
@@ -203,6 +204,7 @@ def test_several_bad_lines_ending_a_legacy_log_are_corruption(legacy_run: Path) 
     with pytest.raises(EventLogCorruptError) as info:
         list(replay_events(path))
     assert info.value.offset == len(good)
+    assert "first of 2 bad lines ending the file" in str(info.value)
     with pytest.raises(EventLogCorruptError) as info:
         EventLog(path)
     assert (info.value.offset, info.value.seq) == (len(good), 4)

@@ -50,21 +50,26 @@ class _Bad:
     why: str
 
 
-def _corrupt(path: PathLike, bad: _Bad) -> EventLogCorruptError:
+def _corrupt(path: PathLike, bad: _Bad, trailing: int = 0) -> EventLogCorruptError:
+    """The error for ``bad``: before valid records, or the first of ``trailing`` bad lines ending the file."""
     where = "" if bad.seq is None else f" (expected seq {bad.seq})"
+    after = (
+        f"it is the first of {trailing} bad lines ending the file, more than a torn tail"
+        if trailing
+        else "valid records follow it, so this is not a torn tail"
+    )
     return EventLogCorruptError(
         f"event log {os.fspath(path)!r} is corrupt at byte offset {bad.offset}{where}: {bad.why}; "
-        "valid records follow it, so this is not a torn tail. Replay with skip_corrupt=True to "
-        "read past it, or restore the file",
+        f"{after}. Replay with skip_corrupt=True to read past it, or restore the file",
         path=path,
         offset=bad.offset,
         seq=bad.seq,
     )
 
 
-def _skip(path: PathLike, bads: list[_Bad]) -> None:
+def _skip(path: PathLike, bads: list[_Bad], trailing: int = 0) -> None:
     for bad in bads:
-        err = _corrupt(path, bad)
+        err = _corrupt(path, bad, trailing)
         log.warning("skipping a corrupt event record: %s", err)
         report("eventlog.replay", err, path, offset=bad.offset, seq=bad.seq, action="skipped")
 
@@ -251,8 +256,8 @@ def read_events(path: PathLike, from_seq: int = 1, *, skip_corrupt: bool = False
                     seqs, stamps, payloads = [], [], []
             if len(bads) > 1:
                 if not skip_corrupt:
-                    raise _corrupt(path, bads[0])
-                _skip(path, bads)
+                    raise _corrupt(path, bads[0], len(bads))
+                _skip(path, bads, len(bads))
             elif bads:
                 log.debug("event log %s ends in a torn record at offset %d", os.fspath(path), bads[0].offset)
         finally:
