@@ -217,7 +217,7 @@ def read_events(path: PathLike, from_seq: int = 1, *, skip_corrupt: bool = False
                         if kind == "blank":
                             value = _BLANK
                     else:
-                        legacy = legacy and not line.startswith(HEAD)
+                        legacy = False  # not legacy already, or a damaged frame: that ends the prefix
                         why = (
                             "the record fails its frame or checksum"
                             if terminated

@@ -91,7 +91,7 @@ def verify_event_log(path: PathLike) -> EventLogVerification:
                 after_bad = True
                 continue
             if parsed is None:
-                legacy = legacy and not body.startswith(HEAD)
+                legacy = False  # not legacy already, or a damaged frame: that ends the prefix
                 why = "frame or CRC does not verify" if terminated else "incomplete line"
                 bad.append((start, offset, why))
                 after_bad = True
