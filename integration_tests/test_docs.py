@@ -48,8 +48,10 @@ def test_guide_examples_run(page: str, index: int, tmp_path: Path) -> None:
     if "serve_health(" in code and "stop.wait()" in code:
         # A server that runs until SIGTERM: on a free port, stopped once it is up.
         script.write_text(re.sub(r"port=\d+", "port=0", code), encoding="utf-8")
+        # -u: the example prints its URL without flush=True; to a pipe, that line would
+        # sit in the buffer until exit (unless PYTHONUNBUFFERED happens to be set).
         proc = subprocess.Popen(
-            [sys.executable, str(script)],
+            [sys.executable, "-u", str(script)],
             cwd=tmp_path,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -58,7 +60,9 @@ def test_guide_examples_run(page: str, index: int, tmp_path: Path) -> None:
         try:
             assert proc.stdout is not None
             line = proc.stdout.readline()
-            assert "http://" in line, proc.stderr.read() if proc.stderr else ""
+            if "http://" not in line:
+                proc.kill()  # so that reading its stderr cannot block
+                pytest.fail(f"no URL printed: {line!r}\n{proc.communicate()[1][-3000:]}")
             time.sleep(0.2)
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=30) == 0
