@@ -63,6 +63,8 @@ BAD_ARGUMENTS = [
     ["run", "--retries", "-1", "--", "true"],
     ["run", "--retries", "two", "--", "true"],
     ["run", "--backoff", "inf", "--", "true"],
+    ["run", "--backoff", "1e300", "--retries", "1", "--", "false"],
+    ["run", "--grace", "1e12", "--", "true"],
     ["run"],
     ["run", "--"],
     ["run", "--timeout"],

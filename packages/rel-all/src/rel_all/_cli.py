@@ -44,10 +44,17 @@ def _parse(text: str, kind: Callable[[str], _T], expected: str) -> _T:
         raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
 
 
+# About three years: beyond it, sleeps and backoff delays (up to 16x the
+# --backoff) overflow the platform's time type.
+_MAX_SECONDS = 10**8
+
+
 def _duration(text: str) -> float:
     value = _parse(text.removesuffix("s"), float, "seconds such as 30 or 2.5")
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number of seconds >= 0, got {text!r}")
+    if not math.isfinite(value) or not 0 <= value <= _MAX_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seconds from 0 to {_MAX_SECONDS}, got {text!r}"
+        )
     return value
 
 
