@@ -21,8 +21,10 @@ from rel_proc import (
     ProcessSpawnError,
     ProcessTimeoutError,
     ProgramNotFoundError,
+    managed_subprocess,
     run,
     run_sync,
+    supervise_supported,
 )
 from rel_telemetry import deadline_scope
 
@@ -306,3 +308,14 @@ async def test_check_reports_the_killing_signal(mark: dict[str, str]) -> None:
     assert "was killed by SIGTERM" in str(info.value)
     assert info.value.stderr_tail == "dying\n"
     assert info.value.argv[:2] == ["sh", "-c"]
+
+
+async def test_supervise_falls_back_where_unsupported(mark: dict[str, str]) -> None:
+    """supervise=True gets the shim only where it exists (Linux); elsewhere the child runs without it."""
+    assert supervise_supported() == sys.platform.startswith("linux")
+    assert not managed_subprocess("true").supervised
+    async with managed_subprocess("sh", "-c", "echo $$", env=mark, supervise=True) as proc:
+        assert proc.supervised == supervise_supported()
+        assert proc.stdout is not None
+        assert int(await proc.stdout.readline()) == proc.pid
+        assert await proc.wait() == 0

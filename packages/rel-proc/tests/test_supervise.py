@@ -7,7 +7,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -232,13 +231,6 @@ def test_owner_sigkilled_scrubbed_setsid_orphan_dies(
         if owner.poll() is None:
             owner.kill()
             owner.wait()
-
-
-def test_supervise_is_ignored_where_unsupported() -> None:
-    """supervise=True asks for the shim only where it exists; elsewhere the default mechanisms apply."""
-    assert managed_subprocess("true", supervise=True).supervised == supervise_supported()
-    assert not managed_subprocess("true").supervised
-    assert sys.platform.startswith("linux") == supervise_supported()
 
 
 # A program that ignores SIGTERM and starts nothing: once its shim is gone, only its group links it to the tree.
