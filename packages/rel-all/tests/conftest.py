@@ -3,8 +3,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 
+import psutil
 import pytest
 
 Rel = Callable[..., subprocess.CompletedProcess[str]]
@@ -33,3 +35,21 @@ def rel() -> Rel:
 
 def lines(text: str) -> Sequence[str]:
     return [line for line in text.splitlines() if line.strip()]
+
+
+def alive_after(pids: Iterable[int], seconds: float) -> list[int]:
+    """Those of ``pids`` still running once they had up to ``seconds`` to end (a zombie counts as ended)."""
+    deadline = time.monotonic() + seconds
+    alive = list(pids)
+    while True:
+        alive = [pid for pid in alive if _running(pid)]
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:  # it may end between the lookup and the status read
+        return False

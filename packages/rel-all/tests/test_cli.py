@@ -12,7 +12,7 @@ from rel_all._cli import build_parser, main
 from rel_all._cmd_run import _retryable
 from rel_proc import ProcessSpawnError, ProgramNotFoundError
 
-from .conftest import Rel
+from .conftest import Rel, alive_after
 
 
 def test_help_lists_every_command(rel: Rel) -> None:
@@ -191,14 +191,7 @@ def test_run_timeout_kills_the_tree(rel: Rel, tmp_path: Path) -> None:
     out = rel("run", "--timeout", "0.5", "--grace", "0.2", "--", "sh", "-c", script)
     assert out.returncode == 124
     assert time.monotonic() - start < 30
-    deadline = time.monotonic() + 5
-    alive = [int(p) for p in pids.read_text().split()]
-    while alive and time.monotonic() < deadline:
-        alive = [
-            p for p in alive if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
-        ]
-        time.sleep(0.05)
-    assert alive == []
+    assert alive_after((int(p) for p in pids.read_text().split()), 5) == []
 
 
 def test_run_hands_trace_context_to_the_child(rel: Rel) -> None:
@@ -273,14 +266,7 @@ def test_sigterm_to_rel_run_ends_the_tree(tmp_path: Path) -> None:
         assert proc.wait(timeout=30) == 128 + signal.SIGTERM
     finally:
         proc.kill()
-    end = time.monotonic() + 5
-    alive = children
-    while alive and time.monotonic() < end:
-        alive = [
-            p for p in alive if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
-        ]
-        time.sleep(0.05)
-    assert alive == []
+    assert alive_after(children, 5) == []
 
 
 def test_run_passes_stdin_stdout_and_stderr_through(tmp_path: Path) -> None:
@@ -314,8 +300,12 @@ def test_second_sigterm_during_teardown_still_exits_143(tmp_path: Path) -> None:
         text=True,
     )
     try:
+        # Wait until rel is past the spawn: its owner-death watchdog, started right after,
+        # is its second child. (A SIGTERM during the spawn ends the new tree at once.)
         deadline = time.monotonic() + 30
-        while not ready.exists() and time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (
+            ready.exists() and len(psutil.Process(proc.pid).children()) >= 2
+        ):
             time.sleep(0.02)
         proc.send_signal(signal.SIGTERM)
         while not termed.exists() and time.monotonic() < deadline:

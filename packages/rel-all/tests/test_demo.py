@@ -5,7 +5,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from rel_all._demo import run_demo
 from rel_all._flaky_service import FlakyConfig, FlakyService
 
-from .conftest import Rel
+from .conftest import Rel, alive_after
 
 
 def test_demo_completes_and_resumes(rel: Rel, tmp_path: Path) -> None:
@@ -117,14 +116,7 @@ def test_demo_stops_cleanly_on_a_signal_and_resumes(tmp_path: Path, signum: int)
     assert "Traceback" not in err
     assert f"stopped by {signal.Signals(signum).name}" in err
     assert "Run the same command again to resume" in err
-    deadline = time.monotonic() + 10
-    alive = children
-    while alive and time.monotonic() < deadline:
-        alive = [
-            p for p in alive if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
-        ]
-        time.sleep(0.05)
-    assert alive == []
+    assert alive_after(children, 10) == []
     done = int(re.search(r"; (\d+) of 40 items are done", err).group(1))  # type: ignore[union-attr]
     again = subprocess.run([*args, "--quiet"], capture_output=True, text=True, timeout=120, check=False)
     assert again.returncode == 0, again.stderr[-2000:]
