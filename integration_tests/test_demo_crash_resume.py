@@ -41,10 +41,17 @@ def _leftovers(marker: str) -> list[psutil.Process]:
     return found
 
 
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:  # it ended since it was listed
+        return False
+
+
 def _wait_gone(marker: str, timeout: float = 5.0) -> list[psutil.Process]:
     end = time.monotonic() + timeout
     while True:
-        left = [p for p in _leftovers(marker) if p.status() != psutil.STATUS_ZOMBIE]
+        left = [p for p in _leftovers(marker) if _running(p)]
         if not left or time.monotonic() > end:
             return left
         time.sleep(0.05)
