@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rel_io._atomic import PathLike
+from rel_io._durable import fsync_dir
 from rel_io._errors import DirectoryOperationError, error_class, from_os_error
 from rel_io._telemetry import io_span, report
 from rel_io._transient import DEFAULT_MAX_RETRIES, bounded, check_retry_args, with_retries
@@ -43,10 +44,30 @@ def ensure_dir(path: PathLike, mode: int = 0o777, *, timeout: float | None = Non
     return Path(where)
 
 
-def make_dirs(where: str, mode: int = 0o777) -> None:
-    """``os.makedirs(exist_ok=True)`` with :class:`DirectoryOperationError` for failures."""
+def _missing_dirs(where: str) -> list[str]:
+    """``where`` and each of its ancestors that does not exist yet, deepest first."""
+    missing = []
+    here = where
+    while here and not os.path.isdir(here):
+        missing.append(here)
+        up = os.path.dirname(here)
+        if up == here:
+            break
+        here = up
+    return missing
+
+
+def make_dirs(where: str, mode: int = 0o777, *, durable: bool = False) -> None:
+    """``os.makedirs(exist_ok=True)`` with :class:`DirectoryOperationError` for failures.
+
+    With ``durable``, the entry of every directory it created is synced into
+    that directory's parent, so the new path survives a crash.
+    """
+    created = _missing_dirs(where) if durable else []
     try:
         os.makedirs(where, mode=mode, exist_ok=True)
+        for new in created:
+            fsync_dir(os.path.dirname(new) or ".")
     except FileExistsError as exc:  # exists, but not as a directory
         cls = error_class(DirectoryOperationError, errno.ENOTDIR)
         raise cls(

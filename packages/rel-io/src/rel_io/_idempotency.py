@@ -9,7 +9,6 @@ import os
 
 from rel_io._atomic import PathLike, replace_durably, resolve_target
 from rel_io._dirs import make_dirs
-from rel_io._durable import fsync_dir
 from rel_io._errors import FileReadError, FileWriteError, IOTimeoutError
 from rel_io._files import load_bytes
 from rel_io._telemetry import io_span, report
@@ -84,7 +83,9 @@ def write_if_changed(
     def write() -> bool:
         if _same_content(path, data, "write_if_changed"):
             return False
-        _make_parents(os.path.dirname(os.fspath(path)), durable)
+        parent = os.path.dirname(os.fspath(path))
+        if parent and not os.path.isdir(parent):
+            make_dirs(parent, durable=durable)
         replace_durably(path, data, durable=durable, mode=mode, operation="write_if_changed")
         return True
 
@@ -103,31 +104,6 @@ def write_if_changed(
                     errno=exc.errno or errno.EIO,
                 ) from exc
             raise
-
-
-def _make_parents(parent: str, durable: bool) -> None:
-    if not parent or os.path.isdir(parent):
-        return
-    missing = []
-    here = parent
-    while here and not os.path.isdir(here):
-        missing.append(here)
-        up = os.path.dirname(here)
-        if up == here:
-            break
-        here = up
-    make_dirs(parent)
-    if durable:  # each new directory's name lives in its parent: sync those entries too
-        for created in missing:
-            try:
-                fsync_dir(os.path.dirname(created) or ".")
-            except OSError as exc:
-                raise FileWriteError(
-                    f"write_if_changed failed to sync the new directory {created!r}: {exc}",
-                    path=created,
-                    operation="write_if_changed",
-                    errno=exc.errno or errno.EIO,
-                ) from exc
 
 
 def generate_unique_key(*parts: object) -> str:
