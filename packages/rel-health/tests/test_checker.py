@@ -397,6 +397,9 @@ async def test_cancelled_run_cancels_its_checks():
     await asyncio.wait_for(started.wait(), 5)
     run.cancel()
     await asyncio.wait_for(cancelled.wait(), 5)
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(run, 5)
+    assert cancelled.is_set()
 
 
 async def test_cancelled_check_all_leaves_the_shared_run_going():

@@ -78,8 +78,10 @@ def test_lock_of_killed_holder_is_released(tmp_path):
     holder = _hold_in_child(path, 30)
     holder.kill()
     holder.wait()
-    with FileLock(path, timeout=5):
-        pass
+    lock = FileLock(path, timeout=5)
+    with lock:
+        assert lock.is_locked
+    assert not lock.is_locked
 
 
 def test_reentrant_for_one_object(tmp_path):
