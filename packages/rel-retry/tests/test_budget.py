@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import threading
-import time
+import types
 
 import pytest
 from retry_helpers import Failing, invoke
@@ -24,11 +24,17 @@ def test_budget_grows_with_calls() -> None:
     assert sum(budget.try_spend() for _ in range(10)) == 5
 
 
-def test_budget_window_slides() -> None:
-    """Spent retries fall out of the window and the budget refills."""
+def test_budget_window_slides(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spent retries fall out of the window and the budget refills (on a clock the test moves)."""
+    import rel_retry._budget
+
+    now = [1000.0]
+    monkeypatch.setattr(rel_retry._budget, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
     budget = RetryBudget(ratio=0.0, min_retries_per_second=10.0, window_seconds=0.2)
     assert sum(budget.try_spend() for _ in range(5)) == 2
-    time.sleep(0.45)
+    now[0] += 0.1
+    assert not budget.try_spend(), "half a window later the spent retries still count"
+    now[0] += 0.25
     assert budget.try_spend()
 
 
