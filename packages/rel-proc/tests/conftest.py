@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -48,6 +49,17 @@ def wait_gone(token: str, seconds: float) -> list[int]:
         time.sleep(0.02)
         live = leftovers(token)[0]
     return live
+
+
+async def until(predicate: Callable[[], object], what: str, seconds: float = 10.0) -> None:
+    """Poll ``predicate`` every 10 ms until it holds; fail saying ``what`` did not happen after ``seconds``.
+
+    Process start-up is quick on an idle machine, but a loaded CI runner can stall one for seconds.
+    """
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, f"{what} within {seconds} s"
+        await asyncio.sleep(0.01)
 
 
 @pytest.fixture

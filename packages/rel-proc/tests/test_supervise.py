@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import OWNER_DEATH_SECONDS, PY, SCRUBBED, STUBBORN, TREE, leftovers, script, wait_gone
+from conftest import OWNER_DEATH_SECONDS, PY, SCRUBBED, STUBBORN, TREE, leftovers, script, until, wait_gone
 
 from rel_proc import (
     ProcessSpawnError,
@@ -30,7 +30,8 @@ pytestmark = pytest.mark.skipif(not supervise_supported(), reason="the supervisi
 
 async def _escapee(token: str, shim: int) -> psutil.Process:
     """Wait for the scrubbed, setsid, orphaned grandchild; check it escaped everything but the shim."""
-    for _ in range(500):
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
         for proc in psutil.process_iter(["ppid", "environ"]):
             env = proc.info["environ"] or {}
             adopted = env.get("REL_PROC_TEST") == token and proc.info["ppid"] == shim != proc.pid
@@ -121,10 +122,8 @@ async def test_supervised_child_looks_like_the_program(tmp_path: Path, mark: dic
 async def test_supervised_stubborn_tree_is_killed_after_grace(mark: dict[str, str]) -> None:
     """A SIGTERM-ignoring supervised tree is SIGKILLed after the grace period, and tree_killed says so."""
     async with managed_subprocess("sh", "-c", STUBBORN, env=mark, grace=0.2, supervise=True) as proc:
-        for _ in range(1000):  # the trap is set once the shell has started its sleepers
-            if len(psutil.Process(proc.pid).children()) >= 2:
-                break
-            await asyncio.sleep(0.01)
+        # The trap is set once the shell has started its sleepers.
+        await until(lambda: len(psutil.Process(proc.pid).children()) >= 2, "the sleepers never started")
     assert proc.tree_killed
     assert proc.signal == "SIGKILL"
 
@@ -250,10 +249,7 @@ async def test_shim_killed_from_outside_tree_still_ends(mark: dict[str, str], pr
     start = time.monotonic()
     async with managed_subprocess(*argv, env=mark, grace=0.2, supervise=True) as proc:
         if program == "tree":
-            for _ in range(500):
-                if len(psutil.Process(proc.pid).children()) >= 3:
-                    break
-                await asyncio.sleep(0.01)
+            await until(lambda: len(psutil.Process(proc.pid).children()) >= 3, "the sleepers never started")
         else:
             assert proc.stdout is not None
             assert await proc.stdout.readline() == b"ready\n"

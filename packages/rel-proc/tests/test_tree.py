@@ -21,6 +21,7 @@ from conftest import (
     TREE,
     leftovers,
     script,
+    until,
     wait_gone,
 )
 
@@ -32,11 +33,7 @@ def _tree_size(pid: int) -> int:
 
 
 async def _wait_for_children(pid: int, n: int) -> None:
-    for _ in range(200):
-        if _tree_size(pid) >= n:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"the tree of {pid} never reached {n} descendants")
+    await until(lambda: _tree_size(pid) >= n, f"the tree of {pid} never reached {n} descendants")
 
 
 @pytest.mark.parametrize("way_out", ["normal", "exception", "cancel", "timeout"])
@@ -99,10 +96,7 @@ async def test_obedient_tree_is_not_force_killed(mark: dict[str, str]) -> None:
 async def test_setsid_grandchild_orphaned_at_once_is_found(mark: dict[str, str]) -> None:
     """A grandchild that calls setsid and is orphaned immediately is still ended (marker sweep)."""
     async with managed_subprocess("sh", "-c", ESCAPED, env=mark, grace=0.2, track_interval=None):
-        for _ in range(200):
-            if len(leftovers(mark["REL_PROC_TEST"])[0]) >= 3:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: len(leftovers(mark["REL_PROC_TEST"])[0]) >= 3, "the tree never started")
         live = leftovers(mark["REL_PROC_TEST"])[0]
         assert any(os.getsid(pid) == pid for pid in live), "the setsid grandchild should be running"
 
@@ -121,10 +115,7 @@ async def test_setsid_grandchild_with_scrubbed_env_is_tracked(mark: dict[str, st
         ]
 
     async with managed_subprocess("sh", "-c", code, env=mark, grace=0.2, track_interval=0.05) as proc:
-        for _ in range(500):
-            if scrubbed():
-                break
-            await asyncio.sleep(0.01)
+        await until(scrubbed, "the scrubbed grandchild never started")
         (escapee,) = scrubbed()
         assert escapee.environ().get("REL_PROC_TEST") is None, "the grandchild should have no marker"
         assert await proc.wait() == 0
