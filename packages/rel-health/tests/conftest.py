@@ -16,5 +16,5 @@ def no_thread_left() -> Iterator[None]:
     """Fail the test if a rel-health thread outlives it (after a short grace)."""
     yield
     for thread in rel_threads():
-        thread.join(2.0)
+        thread.join(10.0)
     assert rel_threads() == []
