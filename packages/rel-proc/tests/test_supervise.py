@@ -32,12 +32,16 @@ async def _escapee(token: str, shim: int) -> psutil.Process:
     """Wait for the scrubbed, setsid, orphaned grandchild; check it escaped everything but the shim."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        for proc in psutil.process_iter(["ppid", "environ"]):
-            env = proc.info["environ"] or {}
-            adopted = env.get("REL_PROC_TEST") == token and proc.info["ppid"] == shim != proc.pid
-            if adopted and os.getsid(proc.pid) == proc.pid:
-                assert MARKER_VARIABLE not in env, "the escapee should carry no tree marker"
-                return proc
+        for proc in psutil.process_iter(["ppid"]):
+            with contextlib.suppress(psutil.Error, ProcessLookupError):  # it may have exited since the scan
+                if proc.info["ppid"] != shim or proc.pid == shim or os.getsid(proc.pid) != proc.pid:
+                    continue
+                # Read after the session check: before `setsid` runs, the same pid is still `env`,
+                # whose environment is the full one `env -i` is about to drop.
+                env = proc.environ()
+                if env.get("REL_PROC_TEST") == token:
+                    assert MARKER_VARIABLE not in env, "the escapee should carry no tree marker"
+                    return proc
         await asyncio.sleep(0.01)
     raise AssertionError("the setsid grandchild never appeared as an orphan adopted by the shim")
 

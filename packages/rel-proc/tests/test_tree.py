@@ -104,14 +104,17 @@ async def test_setsid_grandchild_orphaned_at_once_is_found(mark: dict[str, str])
 async def test_setsid_grandchild_with_scrubbed_env_is_tracked(mark: dict[str, str]) -> None:
     """A grandchild that leaves the group *and* drops its environment is still killed via tracking."""
     marker = f"rel-proc-scrubbed-{mark['REL_PROC_TEST']}"
-    # The shell lives long enough for the tracker to see the escapee, then exits and orphans it.
-    code = f"env -i setsid {PY} -c 'import time; time.sleep(30)' {marker} & sleep 0.5"
+    # The shell lives long enough for the tracker (every 50 ms) to see the escapee, then exits and orphans it.
+    code = f"env -i setsid {PY} -c 'import time; time.sleep(30)' {marker} & sleep 1.5"
 
     def scrubbed() -> list[psutil.Process]:
+        # Only the Python process: the same pid runs `env` (full environment) and `setsid` first.
         return [
             p
             for p in psutil.process_iter(["cmdline", "status"])
-            if marker in (p.info["cmdline"] or []) and p.info["status"] != psutil.STATUS_ZOMBIE
+            if (p.info["cmdline"] or [])[:1] == [PY]
+            and marker in p.info["cmdline"]
+            and p.info["status"] != psutil.STATUS_ZOMBIE
         ]
 
     async with managed_subprocess("sh", "-c", code, env=mark, grace=0.2, track_interval=0.05) as proc:
