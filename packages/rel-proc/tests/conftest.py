@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
 import sys
 import textwrap
 import time
@@ -62,6 +63,14 @@ async def until(predicate: Callable[[], object], what: str, seconds: float = 10.
         await asyncio.sleep(0.01)
 
 
+def until_sync(predicate: Callable[[], object], what: str, seconds: float = 10.0) -> None:
+    """:func:`until` for tests without an event loop."""
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, f"{what} within {seconds} s"
+        time.sleep(0.01)
+
+
 @pytest.fixture
 def token() -> str:
     """A fresh marker value for this test's processes."""
@@ -95,6 +104,29 @@ def script(tmp_path: Path, name: str, body: str) -> str:
     path = tmp_path / name
     path.write_text(textwrap.dedent(body))
     return str(path)
+
+
+@contextlib.contextmanager
+def owner_process(
+    tmp_path: Path, code: str, mark: dict[str, str], *args: str
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Run ``code`` as a marked owner process with ``args``; yield it and its first line, which must
+    start with "ready". The owner is killed at the end if the test left it running."""
+    owner = subprocess.Popen(
+        [PY, script(tmp_path, "owner.py", code), *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **mark},
+    )
+    try:
+        assert owner.stdout is not None
+        line = owner.stdout.readline()
+        assert line.startswith("ready"), line
+        yield owner, line
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
 
 
 # A shell that starts three sleeping grandchildren and sleeps itself.

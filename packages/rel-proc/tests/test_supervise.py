@@ -6,13 +6,23 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import psutil
 import pytest
-from conftest import OWNER_DEATH_SECONDS, PY, SCRUBBED, STUBBORN, TREE, leftovers, script, until, wait_gone
+from conftest import (
+    OWNER_DEATH_SECONDS,
+    PY,
+    SCRUBBED,
+    STUBBORN,
+    TREE,
+    leftovers,
+    owner_process,
+    until,
+    until_sync,
+    wait_gone,
+)
 
 from rel_proc import (
     ProcessSpawnError,
@@ -198,21 +208,9 @@ def test_owner_sigkilled_scrubbed_setsid_orphan_dies(
     """
     token = mark["REL_PROC_TEST"]
     shell = "trap '' TERM; " + SCRUBBED
-    owner = subprocess.Popen(
-        [PY, script(tmp_path, "owner.py", OWNER), shell, "1" if die_with_parent else "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **mark},
-    )
-    try:
-        assert owner.stdout is not None
-        line = owner.stdout.readline()
-        assert line.startswith("ready"), line
+    with owner_process(tmp_path, OWNER, mark, shell, "1" if die_with_parent else "0") as (owner, line):
         shim = int(line.split()[1])
-        deadline = time.monotonic() + 10
-        while not _session_leaders(token, besides=shim):
-            assert time.monotonic() < deadline, "the setsid grandchild never started"
-            time.sleep(0.01)
+        until_sync(lambda: _session_leaders(token, besides=shim), "the setsid grandchild never started")
         owner.send_signal(signal.SIGKILL)
         owner.wait(timeout=10)
         if die_with_parent:
@@ -220,10 +218,7 @@ def test_owner_sigkilled_scrubbed_setsid_orphan_dies(
             assert live == [], f"still alive {OWNER_DEATH_SECONDS} s after the owner died: {live}"
             # The scan stops seeing a process once its memory is released, a moment before it
             # becomes a zombie; the shim, which ends last, may still be in that moment.
-            deadline = time.monotonic() + 10
-            while not _gone(shim):
-                assert time.monotonic() < deadline, "the shim outlived its tree"
-                time.sleep(0.01)
+            until_sync(lambda: _gone(shim), "the shim outlived its tree")
         else:
             time.sleep(0.5)  # nothing is coming: half a second shows the tree is left alone
             assert _session_leaders(token, besides=shim), "the escapee should outlive the owner"
@@ -231,14 +226,7 @@ def test_owner_sigkilled_scrubbed_setsid_orphan_dies(
             assert len(tree) >= 2, "without die_with_parent the tree should outlive its owner"
             for pid in tree:
                 os.kill(pid, signal.SIGKILL)
-            deadline = time.monotonic() + 10
-            while not _gone(shim):
-                assert time.monotonic() < deadline, "the shim should exit once its tree is gone"
-                time.sleep(0.01)
-    finally:
-        if owner.poll() is None:
-            owner.kill()
-            owner.wait()
+            until_sync(lambda: _gone(shim), "the shim should exit once its tree is gone")
 
 
 # A program that ignores SIGTERM and starts nothing: once its shim is gone, only its group links it to the tree.

@@ -7,7 +7,6 @@ import contextlib
 import os
 import random
 import signal
-import subprocess
 from pathlib import Path
 
 import psutil
@@ -20,7 +19,7 @@ from conftest import (
     STUBBORN,
     TREE,
     leftovers,
-    script,
+    owner_process,
     until,
     wait_gone,
 )
@@ -208,25 +207,12 @@ OWNER = """
 def test_owner_sigkilled_tree_dies(tmp_path: Path, mark: dict[str, str], shell: str, settle: float) -> None:
     """If the owning Python process is SIGKILLed, its whole tree is gone within seconds."""
     token = mark["REL_PROC_TEST"]
-    owner = subprocess.Popen(
-        [PY, script(tmp_path, "owner.py", OWNER), shell, str(settle)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **mark},
-    )
-    try:
-        assert owner.stdout is not None
-        line = owner.stdout.readline()
-        assert line.startswith("ready"), line
+    with owner_process(tmp_path, OWNER, mark, shell, str(settle)) as (owner, _ready):
         assert len(leftovers(token)[0]) >= 4  # owner, watchdog-free tree of >= 3
         owner.send_signal(signal.SIGKILL)
         owner.wait(timeout=10)
         live = wait_gone(token, OWNER_DEATH_SECONDS)
         assert live == [], f"still alive {OWNER_DEATH_SECONDS} s after the owner died: {live}"
-    finally:
-        if owner.poll() is None:
-            owner.kill()
-            owner.wait()
 
 
 async def test_set_testing_shortens_the_default_grace(mark: dict[str, str]) -> None:
