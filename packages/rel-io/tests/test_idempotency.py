@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rel_io import (
+    FileReadError,
     FileWriteError,
     async_is_idempotent_write,
     async_write_if_changed,
@@ -35,6 +36,19 @@ def test_is_idempotent_write(tmp_path):
     assert is_idempotent_write(path, "line 1\nline 2\n") is True
     assert is_idempotent_write(path, b"line 1\nline 2\n") is True
     assert is_idempotent_write(path, "line 1\nline 3\n") is False
+
+
+def test_uncomparable_path_is_file_read_error_naming_the_operation(tmp_path):
+    """A path under a regular file cannot be compared: FileReadError (a NotADirectoryError) names the operation."""
+    (tmp_path / "plain").write_text("")
+    path = tmp_path / "plain" / "f"
+    with pytest.raises(FileReadError) as info:
+        is_idempotent_write(path, "x")
+    assert isinstance(info.value, NotADirectoryError)
+    assert info.value.operation == "is_idempotent_write"
+    with pytest.raises(FileReadError) as info:
+        write_if_changed(path, "x")
+    assert info.value.operation == "write_if_changed"
 
 
 async def test_async_is_idempotent_write(tmp_path):

@@ -25,7 +25,7 @@ def compute_content_hash(content: str | bytes) -> str:
 
 
 def _same_content(path: PathLike, data: bytes, operation: str) -> bool:
-    target, st = resolve_target(path)
+    target, st = resolve_target(path, operation, FileReadError)
     if st is None:
         return False
     if st.st_size != len(data):  # the cheap check first: most changes change the size
