@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 
@@ -456,3 +457,33 @@ async def test_sub_decisecond_timeouts_are_reported_readably():
     checker = HealthChecker()
     checker.add_check("h", hang, timeout=0.02)
     assert (await checker.check_all()).checks["h"].message == "timed out after 0.02 s"
+
+
+def test_registry_readers_are_safe_while_checks_change():
+    """The readers the probe server calls from its threads never fail while another thread adds and removes checks."""
+    checker = HealthChecker()
+    for i in range(200):
+        checker.add_check(f"c{i}", lambda: HealthCheck("c", "healthy"), groups=["readiness"])
+    stop = threading.Event()
+
+    def churn() -> None:
+        i = 0
+        while not stop.is_set():
+            checker.add_check(f"x{i}", lambda: HealthCheck("x", "healthy"))
+            checker.remove_check(f"x{i}")
+            i += 1
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, so that a reader meets a change mid-iteration
+    worker = threading.Thread(target=churn)
+    worker.start()
+    try:
+        for _ in range(10_000):
+            assert len(checker.names_in_group("readiness")) == 200
+            assert len(checker.critical_names()) in (200, 201)
+            assert checker.longest_timeout == checker.default_timeout
+            assert len(checker.check_names) in (200, 201)
+    finally:
+        stop.set()
+        worker.join(10)
+        sys.setswitchinterval(interval)

@@ -125,23 +125,29 @@ class HealthChecker:
             self._cache.clear()
             self._generation += 1
 
+    # The readers below take the lock: the probe server calls them from its
+    # threads while the application may be adding or removing checks.
     @property
     def check_names(self) -> list[str]:
         """Names of the registered checks, in registration order."""
-        return list(self._checks)
+        with self._lock:
+            return list(self._checks)
 
     @property
     def longest_timeout(self) -> float:
         """The longest timeout of any registered check (the default with none registered)."""
-        return max((r.timeout for r in self._checks.values()), default=self.default_timeout)
+        with self._lock:
+            return max((r.timeout for r in self._checks.values()), default=self.default_timeout)
 
     def names_in_group(self, group: str) -> list[str]:
         """Names of the checks tagged with ``group``, in registration order."""
-        return [r.name for r in self._checks.values() if group in r.groups]
+        with self._lock:
+            return [r.name for r in self._checks.values() if group in r.groups]
 
     def critical_names(self) -> list[str]:
         """Names of the critical checks, in registration order."""
-        return [r.name for r in self._checks.values() if r.critical]
+        with self._lock:
+            return [r.name for r in self._checks.values() if r.critical]
 
     def clear_cache(self) -> None:
         """Forget cached reports, so the next call runs the checks."""
