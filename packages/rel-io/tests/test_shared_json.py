@@ -78,6 +78,15 @@ def test_update_json_returns_new_value_and_mutation_form(tmp_path):
     assert json.loads(path.read_text()) == [1, 2]
 
 
+def test_update_json_never_mutates_the_default(tmp_path):
+    """A missing file starts from a copy of default: mutating it in fn leaves the caller's object alone."""
+    path = tmp_path / "u.json"
+    default: dict[str, list[int]] = {"items": []}
+    assert update_json(path, lambda d: d["items"].append(1), default=default) == {"items": [1]}
+    assert update_json(path, lambda d: d["items"].append(2), default=default) == {"items": [1, 2]}
+    assert default == {"items": []}
+
+
 def test_update_json_failure_leaves_file_unchanged(tmp_path):
     """If fn raises, the file keeps its content and the lock is released."""
     path = tmp_path / "u.json"

@@ -79,7 +79,7 @@ def update_json(
     """
 
     def update() -> Any:
-        current = _load(path, copy.deepcopy(default), "update_json")
+        current = _load(path, default, "update_json")  # a missing file gives a copy of default
         result = fn(current)
         new = current if result is None else result
         replace_durably(path, dumps_json(new, indent, False, None), durable=durable, operation="update_json")
