@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import signal
 import time
 from pathlib import Path
@@ -140,6 +141,26 @@ async def test_supervised_stubborn_tree_is_killed_after_grace(mark: dict[str, st
         await until(lambda: len(psutil.Process(proc.pid).children()) >= 2, "the sleepers never started")
     assert proc.tree_killed
     assert proc.signal == "SIGKILL"
+
+
+async def test_owner_holding_many_files(mark: dict[str, str]) -> None:
+    """An owner with over 1024 open files still runs supervised children to completion."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 1200
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        pytest.skip(f"the hard limit on open files is {hard}")
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    held: list[int] = []
+    try:
+        while not held or held[-1] < 1100:  # the shim's end of the socket pair gets a number above these
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        result = await run("sh", "-c", "echo $$; exit 3", env=mark, supervise=True)
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert (result.returncode, result.stdout) == (3, f"{result.pid}\n".encode())
 
 
 async def test_supervised_spawn_errors_name_the_program(tmp_path: Path) -> None:

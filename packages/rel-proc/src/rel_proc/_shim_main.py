@@ -128,9 +128,12 @@ def _send(fd: int, message: bytes) -> None:
 
 
 def main(argv: list[str]) -> int:
-    fd, kill_on_eof = int(argv[1]), argv[2] == "1"
+    inherited, kill_on_eof = int(argv[1]), argv[2] == "1"
     program = [os.fsencode(a) for a in argv[3:]]
-    os.set_inheritable(fd, False)
+    # The owner's number for this end may be past select()'s limit (1024) if it holds many
+    # files; here, in a fresh process, the lowest numbers are free. dup() also makes it non-inheritable.
+    fd = os.dup(inherited)
+    os.close(inherited)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)
