@@ -324,6 +324,8 @@ def test_sample_fields():
     ("kwargs", "match"),
     [
         ({"check_interval": 0}, "check_interval"),
+        ({"check_interval": True}, "check_interval"),
+        ({"check_interval": float("inf")}, "check_interval"),
         ({"memory_threshold": 80}, "memory_threshold"),
         ({"file_handle_threshold": 0}, "file_handle_threshold"),
         ({"connection_threshold": 1.5}, "connection_threshold"),

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import psutil
 
 from rel_health._check import HealthCheck, HealthStatus
+from rel_health._checker import _positive
 from rel_health._instrumentation import INSTRUMENTATION, leak_alerts
 from rel_health._sampling import (
     MACHINE_RESOURCES,
@@ -148,10 +149,7 @@ class ResourceLeakDetector:
         on_alert: AlertCallback | None = None,
         history_size: int = 120,
     ) -> None:
-        if not (
-            isinstance(check_interval, int | float) and math.isfinite(check_interval) and check_interval > 0
-        ):
-            raise ValueError(f"check_interval must be a finite number > 0 (seconds), got {check_interval!r}")
+        interval = _positive("check_interval", check_interval)
         for label, fraction in (
             ("memory_threshold", memory_threshold),
             ("process_memory_threshold", process_memory_threshold),
@@ -199,7 +197,7 @@ class ResourceLeakDetector:
             if rate is not None and not (isinstance(rate, int | float) and rate > 0):
                 raise ValueError(f"growth_rates[{resource!r}] must be > 0 (per second) or None, got {rate!r}")
             rates[resource] = rate
-        self.check_interval = float(check_interval)
+        self.check_interval = interval
         self.memory_threshold = None if memory_threshold is None else float(memory_threshold)
         self.process_memory_threshold = (
             None if process_memory_threshold is None else float(process_memory_threshold)

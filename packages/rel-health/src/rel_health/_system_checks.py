@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import shutil
 import sys
@@ -12,6 +11,7 @@ from collections.abc import Awaitable, Callable
 import psutil
 
 from rel_health._check import HealthCheck, HealthStatus
+from rel_health._checker import _positive
 from rel_health._sampling import descriptor_count
 
 BuiltinCheck = Callable[[], Awaitable[HealthCheck]]
@@ -147,8 +147,7 @@ def cpu_check(
         ``sample_s`` that is not a finite number > 0.
     """
     _thresholds("percent", warn_percent, fail_percent, 100.0)
-    if not (isinstance(sample_s, int | float) and math.isfinite(sample_s) and sample_s > 0):
-        raise ValueError(f"sample_s must be a finite number > 0 (seconds), got {sample_s!r}")
+    sample_s = _positive("sample_s", sample_s)
 
     async def check() -> HealthCheck:
         percent = await asyncio.to_thread(psutil.cpu_percent, sample_s)
