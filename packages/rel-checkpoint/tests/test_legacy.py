@@ -214,6 +214,24 @@ def test_several_bad_lines_ending_a_legacy_log_are_corruption(legacy_run: Path) 
         assert log.append("x") == 4
 
 
+def test_deeply_nested_garbage_line_is_a_bad_line(tmp_path: Path) -> None:
+    """A line of thousands of "[" is too deep for json, yet is only a bad line: corruption or a torn tail."""
+    path = tmp_path / "events.ndjson"
+    deep = b"[" * 100_000 + b"\n"
+    path.write_bytes(b'{"a": 1}\n' + deep + b'{"a": 2}\n')
+    with pytest.raises(EventLogCorruptError) as info:
+        list(replay_events(path))
+    assert (info.value.offset, info.value.seq) == (9, 2)
+    assert [e.payload for e in replay_events(path, skip_corrupt=True)] == [{"a": 1}, {"a": 2}]
+    assert [offset for offset, _ in verify_event_log(path).corrupt] == [9]
+    path.write_bytes(b'{"a": 1}\n' + deep)
+    assert [e.payload for e in replay_events(path)] == [{"a": 1}]
+    assert verify_event_log(path).torn_tail == (9, len(deep))
+    with EventLog(path) as log:
+        assert (log.last_seq, log.recovery[0].offset) == (1, 9)
+        assert log.append("b") == 2
+
+
 def test_blank_lines_keep_their_number(tmp_path: Path) -> None:
     """A blank line yields nothing but counts, so seq stays the line number."""
     path = tmp_path / "events.ndjson"

@@ -38,7 +38,7 @@ def legacy_line(line: bytes, *, terminated: bool = True) -> tuple[LineKind, Any]
         return "bad", None  # a frame that fails its check: the writer was rel
     try:
         value = json.loads(line)
-    except ValueError:  # UnicodeDecodeError is a ValueError
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; RecursionError: "[[[..."
         return "bad", None
     if _frame_like(value) or (not terminated and not isinstance(value, dict | list)):
         return "bad", None
