@@ -99,6 +99,15 @@ def test_corrupt_error_names_expected_and_found_checksums(tmp_path: Path) -> Non
     assert info.value.found in str(info.value)
 
 
+def test_deeply_nested_garbage_is_a_corrupt_checkpoint(tmp_path: Path) -> None:
+    """A file of thousands of "[" is too deep for json, yet gives CheckpointCorruptError, not RecursionError."""
+    path = tmp_path / "cp.json"
+    path.write_bytes(b"[" * 100_000)
+    with pytest.raises(CheckpointCorruptError, match="not valid JSON") as info:
+        load_checkpoint(path)
+    assert str(path) in str(info.value)
+
+
 @pytest.mark.parametrize("keep", [0.5, 0.99])
 def test_truncated_file_error_names_both_checksums(tmp_path: Path, keep: float) -> None:
     """A cut-off file is not JSON, yet the error still gives the recorded and the computed checksum."""

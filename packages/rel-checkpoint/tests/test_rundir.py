@@ -215,6 +215,9 @@ def test_invalid_snapshot_is_a_clear_error(tmp_path: Path) -> None:
     write_snapshot(tmp_path, run_id=7)
     with pytest.raises(InvalidSnapshotError, match="run_id"):
         create_checkpoint(tmp_path)
+    (tmp_path / "snapshot.json").write_bytes(b"[" * 100_000)  # too deep for json: still a clear error
+    with pytest.raises(InvalidSnapshotError, match="not valid JSON"):
+        create_checkpoint(tmp_path)
 
 
 def test_create_checkpoint_span(run_dir: Path) -> None:

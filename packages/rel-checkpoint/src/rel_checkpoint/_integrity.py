@@ -151,7 +151,7 @@ def _decode_slow(raw: bytes, path: PathLike, header: tuple[str, str] | None) -> 
     sums = "" if header is None else f"expected checksum {recorded}, found {computed}; "
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: garbage such as "[[[[..."
         raise CheckpointCorruptError(
             f"checkpoint {name!r} is not valid JSON ({exc}); {sums}it was truncated or overwritten: "
             "restore it from an older checkpoint",

@@ -108,7 +108,7 @@ def parse_snapshot(raw: bytes, path: PathLike) -> dict[str, Any]:
         return decode_checkpoint(raw, path)
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: garbage such as "[[[[..."
         raise InvalidSnapshotError(
             f"snapshot {os.fspath(path)!r} is not valid JSON: {exc}", path=path
         ) from None
