@@ -7,6 +7,7 @@ import contextlib
 import os
 import resource
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -184,6 +185,19 @@ async def test_supervised_spawn_errors_name_the_program(tmp_path: Path) -> None:
     with pytest.raises(ProgramNotFoundError) as relative:
         await run("./missing", cwd=tmp_path, supervise=True)
     assert relative.value.cwd == str(tmp_path)
+
+
+async def test_missing_shim_interpreter_is_not_a_missing_program(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the interpreter that runs the shim is gone, the error says so instead of blaming the program."""
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "gone-python"))
+    for cwd in (None, tmp_path):
+        with pytest.raises(ProcessSpawnError) as info:
+            await run("true", cwd=cwd, supervise=True)
+        assert not isinstance(info.value, ProgramNotFoundError)
+        assert "interpreter" in str(info.value)
+        assert info.value.argv == ["true"]
 
 
 OWNER = """

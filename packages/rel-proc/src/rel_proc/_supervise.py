@@ -17,7 +17,7 @@ import sys
 import weakref
 from pathlib import Path
 
-from rel_proc._errors import ProcessSpawnError
+from rel_proc._errors import ProcessSpawnError, ProgramNotFoundError
 from rel_proc._scan import IS_LINUX
 from rel_proc._spawn import StreamSpec, spawn, spawn_error
 
@@ -175,7 +175,7 @@ async def spawn_supervised(
             cause = exc.__cause__
             if not isinstance(cause, OSError):
                 raise
-            if isinstance(cause, FileNotFoundError) and "working directory" not in str(exc):
+            if isinstance(exc, ProgramNotFoundError):  # the program is the shim's interpreter here
                 raise ProcessSpawnError(
                     argv, errno.ENOENT, f"the supervising shim's interpreter {sys.executable!r} is missing"
                 ) from cause
