@@ -136,6 +136,39 @@ def test_sync_checks_run_concurrently():
     assert report.is_healthy(strict=True)
 
 
+async def test_all_twenty_checks_are_in_flight_at_once():
+    """Each of twenty async checks waits until all twenty have started: they pass only if none waits for another."""
+    barrier = asyncio.Barrier(20)
+    checker = HealthChecker(default_timeout=10)
+
+    def gathering(i: int):
+        async def check() -> HealthCheck:
+            await barrier.wait()
+            return HealthCheck(f"g{i}", "healthy")
+
+        return check
+
+    for i in range(20):
+        checker.add_check(f"g{i}", gathering(i))
+    report = await asyncio.wait_for(checker.check_all(), 40)  # fails, rather than hangs, if run in turn
+    assert report.is_healthy(strict=True), report.failed_checks
+
+
+def test_all_twenty_sync_checks_are_in_flight_at_once():
+    """Twenty blocking checks meet at a thread barrier: they pass only if each runs in a thread of its own at once."""
+    barrier = threading.Barrier(20, timeout=20)  # broken, and every waiter raises, if not all arrive
+
+    def gathering() -> HealthCheck:
+        barrier.wait()
+        return HealthCheck("g", "healthy")
+
+    checker = HealthChecker(default_timeout=30)
+    for i in range(20):
+        checker.add_check(f"g{i}", gathering)
+    report = checker.check_all_sync()
+    assert report.is_healthy(strict=True), report.failed_checks
+
+
 @pytest.mark.parametrize(
     ("critical", "status", "overall"),
     [
