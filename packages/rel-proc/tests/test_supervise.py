@@ -42,8 +42,8 @@ pytestmark = pytest.mark.skipif(not supervise_supported(), reason="the supervisi
 
 async def _escapee(token: str, shim: int) -> psutil.Process:
     """Wait for the scrubbed, setsid, orphaned grandchild; check it escaped everything but the shim."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+
+    def find() -> bool:
         for proc in psutil.process_iter(["ppid"]):
             with contextlib.suppress(psutil.Error, ProcessLookupError):  # it may have exited since the scan
                 if proc.info["ppid"] != shim or proc.pid == shim or os.getsid(proc.pid) != proc.pid:
@@ -53,9 +53,13 @@ async def _escapee(token: str, shim: int) -> psutil.Process:
                 env = proc.environ()
                 if env.get("REL_PROC_TEST") == token:
                     assert MARKER_VARIABLE not in env, "the escapee should carry no tree marker"
-                    return proc
-        await asyncio.sleep(0.01)
-    raise AssertionError("the setsid grandchild never appeared as an orphan adopted by the shim")
+                    found.append(proc)
+                    return True
+        return False
+
+    found: list[psutil.Process] = []
+    await until(find, "the setsid grandchild never appeared as an orphan adopted by the shim")
+    return found[0]
 
 
 @pytest.mark.parametrize("way_out", ["normal", "exception", "cancel", "timeout"])
