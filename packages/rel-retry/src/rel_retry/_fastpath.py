@@ -7,15 +7,15 @@ A generic ``(*args, **kwargs)`` wrapper also packs the arguments into a new
 tuple and dict on every call; for a plain Python function the wrapper is
 instead generated with the function's own parameter list, and given the very
 same default objects, so arguments pass straight through. Other callables
-(builtins, ``functools.partial``, instances with ``__call__``) get the generic
-wrapper. Generated wrappers are cached per parameter list.
+(builtins, ``functools.partial``, instances with ``__call__``) get the same
+wrapper generated with ``(*args, **kwargs)``. Generated wrappers are cached
+per parameter list.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import sys
 import threading
 import time
 import types
@@ -63,13 +63,21 @@ async def {name}({params}):
 
 _FACTORY = """\
 def _rel_factory(_rel_fn, _rel_config, _rel_name, _rel_retry):
-    _rel_monotonic = _rel_globals.time.monotonic
+    _rel_monotonic = _rel_globals.monotonic
     _rel_switch = _rel_globals.SWITCH
     _rel_metrics_enabled = _rel_globals.metrics_enabled
     _rel_first_success = _rel_globals.first_success
 {body}
     return {name}
 """
+
+# What the generated wrappers call, read once per decoration.
+_DEPENDENCIES = types.SimpleNamespace(
+    monotonic=time.monotonic, SWITCH=SWITCH, metrics_enabled=metrics_enabled, first_success=first_success
+)
+
+# The parameter lists of the generic wrapper, for any other callable.
+_GENERIC = ("*args, **kwargs", "*args, **kwargs", "args", "kwargs")
 
 _factories: dict[tuple[bool, str, str, str, str], Callable[..., Any]] = {}
 _factories_lock = threading.Lock()
@@ -122,7 +130,7 @@ def _factory(is_async: bool, definition: str, call: str, args: str, kwargs: str)
         name="wrapper", params=definition, call=call, args=args, kwargs=kwargs
     )
     source = _FACTORY.format(body="\n".join("    " + line for line in body.splitlines()), name="wrapper")
-    namespace: dict[str, Any] = {"_rel_globals": sys.modules[__name__]}
+    namespace: dict[str, Any] = {"_rel_globals": _DEPENDENCIES}
     exec(compile(source, "<rel_retry wrapper>", "exec"), namespace)
     with _factories_lock:
         return _factories.setdefault(key, namespace["_rel_factory"])
@@ -131,8 +139,7 @@ def _factory(is_async: bool, definition: str, call: str, args: str, kwargs: str)
 def first_attempt_wrapper(fn: Callable[..., Any], config: RetryConfig, name: str, *, is_async: bool) -> Any:
     """Wrap ``fn``: first attempt inline, the retry loop only after it fails."""
     lists = _parameter_lists(fn)
-    generic = _generic_async if is_async else _generic_sync
-    make = generic if lists is None else _factory(is_async, *lists)
+    make = _factory(is_async, *(_GENERIC if lists is None else lists))
     wrapper = make(fn, config, name, retry_async if is_async else retry_sync)
     if lists is not None:
         # The generated parameter list has no defaults: the function's own objects
@@ -140,43 +147,3 @@ def first_attempt_wrapper(fn: Callable[..., Any], config: RetryConfig, name: str
         wrapper.__defaults__ = fn.__defaults__
         wrapper.__kwdefaults__ = fn.__kwdefaults__
     return functools.wraps(fn)(wrapper)
-
-
-def _generic_sync(
-    fn: Callable[..., Any], config: RetryConfig, name: str, retry: Callable[..., Any]
-) -> Callable[..., Any]:
-    clock, switch, enabled, succeeded = time.monotonic, SWITCH, metrics_enabled, first_success
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        started = clock()
-        try:
-            result = fn(*args, **kwargs)
-        except Exception as exc:
-            error = exc
-        else:
-            if switch.record is not None or enabled():
-                succeeded(name)
-            return result
-        return retry(fn, args, kwargs, config, name, started=started, error=error, result=None)
-
-    return wrapper
-
-
-def _generic_async(
-    fn: Callable[..., Any], config: RetryConfig, name: str, retry: Callable[..., Any]
-) -> Callable[..., Any]:
-    clock, switch, enabled, succeeded = time.monotonic, SWITCH, metrics_enabled, first_success
-
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        started = clock()
-        try:
-            result = await fn(*args, **kwargs)
-        except Exception as exc:
-            error = exc
-        else:
-            if switch.record is not None or enabled():
-                succeeded(name)
-            return result
-        return await retry(fn, args, kwargs, config, name, started=started, error=error, result=None)
-
-    return wrapper
