@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CLOSES_STDOUT, PY, TREE
+from conftest import CLOSES_STDOUT, PY, TREE, leftovers
 
 from rel_proc import (
     CompletedProcess,
@@ -319,3 +319,19 @@ async def test_supervise_falls_back_where_unsupported(mark: dict[str, str]) -> N
         assert proc.stdout is not None
         assert int(await proc.stdout.readline()) == proc.pid
         assert await proc.wait() == 0
+
+
+async def test_supervise_fallback_runs_the_child_directly(
+    mark: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the shim cannot run (here: made so), supervise=True starts the child itself and still ends its tree."""
+    monkeypatch.setattr("rel_proc._managed.supervise_supported", lambda: False)
+    async with managed_subprocess(
+        "sh", "-c", "echo $$; " + TREE, env=mark, supervise=True, grace=0.2
+    ) as proc:
+        assert not proc.supervised
+        assert proc.process.pid == proc.pid
+        assert proc.stdout is not None
+        assert int(await proc.stdout.readline()) == proc.pid
+    assert proc.signal == "SIGTERM"
+    assert leftovers(mark["REL_PROC_TEST"]) == ([], [])
