@@ -206,13 +206,22 @@ def test_a_zero_threshold_is_an_error_not_a_default(parameter: str) -> None:
         BulkheadConfig(max_concurrent_calls=0)
 
 
-async def test_cancellation_is_not_counted_as_a_failure() -> None:
+@pytest.mark.parametrize("form", ["decorator", "call_async", "async with"])
+async def test_cancellation_is_not_counted_as_a_failure(form: str) -> None:
     """Cancelling calls through a closed breaker with failure_threshold=1 leaves it closed."""
     breaker = CircuitBreaker(CircuitBreakerConfig(failure_threshold=1))
 
-    @breaker
-    async def hang() -> None:
+    async def sleep() -> None:
         await asyncio.sleep(30)
+
+    async def hang() -> None:
+        if form == "decorator":
+            await breaker(sleep)()
+        elif form == "call_async":
+            await breaker.call_async(sleep)
+        else:
+            async with breaker:
+                await sleep()
 
     for _ in range(5):
         task = asyncio.create_task(hang())
