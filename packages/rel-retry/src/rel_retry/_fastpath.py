@@ -63,7 +63,7 @@ async def {name}({params}):
 
 _FACTORY = """\
 def _rel_factory(_rel_fn, _rel_config, _rel_name, _rel_retry):
-    _rel_monotonic = _rel_globals.monotonic
+    _rel_monotonic = _rel_globals.time.monotonic
     _rel_switch = _rel_globals.SWITCH
     _rel_metrics_enabled = _rel_globals.metrics_enabled
     _rel_first_success = _rel_globals.first_success
@@ -71,9 +71,10 @@ def _rel_factory(_rel_fn, _rel_config, _rel_name, _rel_retry):
     return {name}
 """
 
-# What the generated wrappers call, read once per decoration.
+# What the generated wrappers call, read once per decoration (the clock from the time
+# module then, so a clock patched in before decorating is the one the wrapper uses).
 _DEPENDENCIES = types.SimpleNamespace(
-    monotonic=time.monotonic, SWITCH=SWITCH, metrics_enabled=metrics_enabled, first_success=first_success
+    time=time, SWITCH=SWITCH, metrics_enabled=metrics_enabled, first_success=first_success
 )
 
 # The parameter lists of the generic wrapper, for any other callable.
