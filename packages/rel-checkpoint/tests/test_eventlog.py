@@ -373,3 +373,16 @@ def test_corruption_offsets_are_exact_across_read_blocks(tmp_path: Path, monkeyp
         list(replay_events(path))
     assert (info.value.offset, info.value.seq) == (offset, 151)
     assert [e.seq for e in replay_events(path, skip_corrupt=True)] == [s for s in range(1, 201) if s != 151]
+
+
+@pytest.mark.parametrize("payload", ["not json", "[" * 100_000 + "]" * 100_000], ids=["text", "too-deep"])
+def test_checksummed_payload_that_is_not_json_is_corruption(tmp_path: Path, payload: str) -> None:
+    """A record from another writer whose frame verifies but whose payload json cannot read is corruption."""
+    from rel_checkpoint._framing import encode_record
+
+    path = tmp_path / "events.ndjson"
+    path.write_bytes(encode_record(1, 1.0, '{"ok": 1}') + encode_record(2, 2.0, payload))
+    with pytest.raises(EventLogCorruptError) as info:
+        list(replay_events(path))
+    assert info.value.seq == 2
+    assert "not written by rel" in str(info.value)

@@ -81,12 +81,12 @@ def _events(
         parsed: list[Any] = json.loads(b"[" + b",".join(payloads) + b"]")
         if len(parsed) != len(payloads):
             raise ValueError("a payload held several values")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply for json ("[[[...")
         parsed = []
         for seq, payload in zip(seqs, payloads, strict=True):  # a writer other than rel: one by one
             try:
                 parsed.append(json.loads(payload))
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise EventLogCorruptError(
                     f"event log {os.fspath(path)!r}: record seq {seq} passes its checksum but its "
                     f"payload is not JSON ({exc}); the file was not written by rel",
